@@ -1,0 +1,37 @@
+# hpstudy: the commands a user runs. Everything installs itself into .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+EXP     ?= experiments/digits.toml
+TRIALS  ?=
+WORKERS ?=
+STUDY   ?=
+PORT    ?= 5000
+
+.PHONY: install test lint bench study ui report gradcheck clean
+
+install: $(STAMP)
+
+# Re-install when the project metadata changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check hpstudy tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_nn.py
+
+gradcheck: $(STAMP)
+	$(BIN)/hpstudy gradcheck
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache reports
