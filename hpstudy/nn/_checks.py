@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
+
+import numpy as np
 
 
 def check_choice(argument: str, value, valid: Iterable[str]) -> None:
@@ -27,8 +30,8 @@ def check_positive(argument: str, value, *, integer: bool = False, allow_zero: b
 
     Booleans are refused even though Python treats them as integers.
     """
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
+    kind_ok = isinstance(value, numbers.Integral if integer else numbers.Real)
+    if isinstance(value, bool | np.bool_) or not kind_ok:
         kind = "an integer" if integer else "a number"
         raise TypeError(f"{argument} must be {kind}, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
