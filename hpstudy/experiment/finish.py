@@ -1,0 +1,201 @@
+"""The end of a study: retraining stability of the top trials, the best model in the Model
+Registry, and the parent run's summary (metrics, params, JSON) and Optuna's study plots.
+
+Every step is idempotent, so a resumed study finishes again without logging twice.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import optuna
+
+from hpstudy.evaluation.stability import retraining_stability
+from hpstudy.experiment.objective import OUTCOME, build_network, fit_options, targets
+
+State = optuna.trial.TrialState
+
+
+def ranked(study: optuna.Study) -> list:
+    """Completed trials, best first by the first objective."""
+    done = [t for t in study.get_trials(deepcopy=False, states=(State.COMPLETE,))
+            if t.values is not None]
+    sign = -1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1
+    return sorted(done, key=lambda t: (sign * t.values[0], t.number))
+
+
+def best_trial(study: optuna.Study):
+    """The best trial (single objective) or the Pareto-front trial best on the first objective."""
+    front = {t.number for t in study.best_trials} if len(study.directions) > 1 else None
+    for t in ranked(study):
+        if front is None or t.number in front:
+            return t
+    return None
+
+
+def _train_fn(cfg, dataset, params):
+    """``train_fn(X, y, seed)`` retraining the trial's network (for retraining stability)."""
+
+    def train(X, y, seed):
+        net, spec = build_network(params, dataset, cfg.train, seed)
+        options = fit_options(params, cfg.train, spec, seed)
+        net.fit(X, targets(y, dataset, spec), diagnostics=False, **options)
+        return net
+
+    return train
+
+
+def retrain_top(ctx, top: int) -> dict:
+    """Retraining-stability scores for the ``top`` best trials, logged to their runs."""
+    scores, cfg, ds = {}, ctx.cfg, ctx.dataset
+    for trial in ranked(ctx.study)[:top]:
+        run_id = trial.user_attrs.get("mlflow_run_id")
+        run = ctx.tracker.get_run(run_id)
+        if "stability_retrain_disagreement" in run.data.metrics:
+            scores[trial.number] = {k: v for k, v in run.data.metrics.items()
+                                    if k.startswith("stability_retrain_")}
+            continue
+        result = retraining_stability(
+            _train_fn(cfg, ds, trial.user_attrs["hparams"]), ds.X_train, ds.y_train, ds.X_test,
+            ds.y_test, k=cfg.stability.retrain_k, method=cfg.stability.retrain_method,
+            seed=cfg.study.seed, task=ds.task)
+        metrics = {f"stability_{k}": float(v) for k, v in result.items()}
+        ctx.tracker.log_metrics(run_id, [(metrics, 0)])
+        scores[trial.number] = metrics
+    return scores
+
+
+def register_best(ctx) -> dict | None:
+    """Register the best trial's model under the study's name (once per run)."""
+    best = best_trial(ctx.study)
+    if best is None or not best.user_attrs.get("has_model"):
+        return None
+    run_id, name = best.user_attrs["mlflow_run_id"], ctx.cfg.study.name
+    versions = ctx.tracker.client.search_model_versions(f"name = '{name}'")
+    for v in versions:
+        if v.run_id == run_id:
+            return {"name": name, "version": v.version, "run_id": run_id}
+    mv = ctx.tracker.register_model(run_id, name)
+    return {"name": name, "version": mv.version, "run_id": run_id}
+
+
+def counts(study: optuna.Study) -> dict:
+    """Trials by outcome: completed, pruned, diverged, failed (errors), interrupted, running."""
+    out = dict.fromkeys(("completed", "pruned", "diverged", "failed", "interrupted",
+                         "running"), 0)
+    for t in study.get_trials(deepcopy=False):
+        if t.state == State.COMPLETE:
+            out["completed"] += 1
+        elif t.state == State.PRUNED:
+            out["pruned"] += 1
+        elif t.state == State.RUNNING:
+            out["running"] += 1
+        elif t.user_attrs.get(OUTCOME) in ("diverged", "interrupted"):
+            out[t.user_attrs[OUTCOME]] += 1
+        else:
+            out["failed"] += 1
+    return out
+
+
+def _plot_functions(study: optuna.Study) -> dict:
+    """Optuna's matplotlib study plots that apply to this study, by file name."""
+    from optuna.visualization import matplotlib as ovm
+
+    multi = len(study.directions) > 1
+    target = {"target": lambda t: t.values[0], "target_name": "objective 1"} if multi else {}
+    plots = {
+        "optimization_history.png": lambda: ovm.plot_optimization_history(study, **target),
+        "param_importances.png": lambda: ovm.plot_param_importances(study, **target),
+        "parallel_coordinate.png": lambda: ovm.plot_parallel_coordinate(study, **target),
+    }
+    if multi:
+        plots["pareto_front.png"] = lambda: ovm.plot_pareto_front(study)
+    elif any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
+        plots["intermediate_values.png"] = lambda: ovm.plot_intermediate_values(study)
+    return plots
+
+
+def study_plots(study: optuna.Study, directory: Path) -> dict:
+    """Draw the study plots into ``directory``; returns {file: None or why it was skipped}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    notes = {}
+    for name, draw in _plot_functions(study).items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ax = draw()
+            fig = (ax.flat[0] if isinstance(ax, np.ndarray) else ax).get_figure()
+            fig.set_size_inches(9, 5.5)
+            fig.tight_layout()
+            fig.savefig(directory / name, dpi=110)
+            notes[name] = None
+        except (ValueError, RuntimeError, ZeroDivisionError) as err:
+            notes[name] = f"skipped: {err}"
+        finally:
+            plt.close("all")
+    return notes
+
+
+def summary(ctx, target: int, seconds: float, retrain: dict, registered) -> dict:
+    """The study's summary record (also written as ``summary.json`` on the parent run)."""
+    best = best_trial(ctx.study)
+    return {
+        "study": ctx.cfg.study.name, "objectives": list(ctx.cfg.objectives),
+        "directions": list(ctx.cfg.directions), "target": target, "counts": counts(ctx.study),
+        "seconds": seconds, "dataset": ctx.dataset.name,
+        "dataset_fingerprint": ctx.dataset.fingerprint,
+        "best": None if best is None else {
+            "number": best.number, "values": best.values, "params": best.user_attrs["hparams"],
+            "run_id": best.user_attrs.get("mlflow_run_id"),
+            "metrics": best.user_attrs.get("metrics", {})},
+        "pareto_front": [t.number for t in ctx.study.best_trials]
+        if len(ctx.cfg.directions) > 1 else None,
+        "retraining_stability": {str(k): v for k, v in retrain.items()},
+        "registered_model": registered,
+    }
+
+
+def log_summary(ctx, record: dict) -> None:
+    """Summary metrics, best params, ``summary.json``, ``config.json`` and plots on the parent."""
+    metrics = {f"n_{k}": v for k, v in record["counts"].items()}
+    metrics["study_seconds"] = record["seconds"]
+    best = record["best"]
+    if best is not None:
+        for name, value in zip(record["objectives"], best["values"], strict=True):
+            metrics[f"best_{name}"] = value
+        # Tags, not params: MLflow params are immutable and the best changes when resumed.
+        tags = {f"best.{k}": v for k, v in best["params"].items()}
+        ctx.tracker.set_tags(ctx.parent_id, {**tags, "hpstudy.best_trial": best["number"],
+                                              "hpstudy.best_run_id": best["run_id"]})
+    ctx.tracker.log_metrics(ctx.parent_id, [(metrics, 0)])
+    with tempfile.TemporaryDirectory(prefix="hpstudy-study-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "plots").mkdir()
+        record["plots"] = study_plots(ctx.study, tmp / "plots")
+        (tmp / "summary.json").write_text(json.dumps(record, indent=1, default=str))
+        (tmp / "config.json").write_text(json.dumps(ctx.cfg.to_dict(), indent=1, default=str))
+        ctx.tracker.log_artifacts(ctx.parent_id, tmp)
+
+
+def finish_study(ctx, target: int, seconds: float) -> dict:
+    """Run the end-of-study steps (module docstring) and return the summary record."""
+    params = {"dataset": ctx.dataset.name, "dataset_fingerprint": ctx.dataset.fingerprint,
+              "objectives": ",".join(ctx.cfg.objectives), "sampler": ctx.cfg.study.sampler,
+              "pruner": ctx.cfg.study.pruner, "target_trials": target}
+    existing = ctx.tracker.get_run(ctx.parent_id).data.params
+    ctx.tracker.log_params(ctx.parent_id, {k: v for k, v in params.items()
+                                            if str(existing.get(k, v)) == str(v)})
+    retrain = retrain_top(ctx, ctx.cfg.stability.retrain_top) \
+        if ctx.cfg.stability.retrain_top else {}
+    registered = register_best(ctx)
+    record = summary(ctx, target, seconds, retrain, registered)
+    log_summary(ctx, record)
+    return record

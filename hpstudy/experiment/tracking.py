@@ -1,0 +1,226 @@
+"""Everything hpstudy says to MLflow goes through this module (the only one importing mlflow).
+
+Schema (see DESIGN.md): one experiment per study, named after it; one parent run per study
+(tag ``hpstudy.role = study``); one child run per trial named ``trial-0007`` with
+``mlflow.parentRunId``, tags ``hpstudy.study``, ``hpstudy.trial`` and ``hpstudy.state`` (the final
+Optuna state) and, for runs that did not complete, ``hpstudy.reason``.
+
+All calls go through one :class:`MlflowClient` with explicit run ids: no global active run, so
+trials in several processes never serialise on MLflow's fluent state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+import mlflow  # noqa: E402
+import mlflow.pyfunc  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.entities import Metric, Param, RunTag, ViewType  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+
+from hpstudy import __version__  # noqa: E402
+from hpstudy.experiment.pyfunc import write_model_data  # noqa: E402
+
+logging.getLogger("mlflow").setLevel(logging.WARNING)
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+DEFAULT_ARTIFACT_DIR = "mlruns/artifacts"
+ROLE_TAG, STUDY_TAG, TRIAL_TAG = "hpstudy.role", "hpstudy.study", "hpstudy.trial"
+STATE_TAG, REASON_TAG, PARENT_TAG = "hpstudy.state", "hpstudy.reason", "mlflow.parentRunId"
+_BATCH = {"metrics": 1000, "params": 100, "tags": 100}  # MLflow's log_batch limits
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used (unreadable database, unreachable server)."""
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """``uri``, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlruns/mlflow.db``.
+
+    For a SQLite URI the database's folder is created.
+    """
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return uri
+
+
+def _retry(fn, *args, attempts: int = 6, **kwargs):
+    """Call ``fn``; retry with back-off while SQLite reports a lock held by another worker."""
+    for attempt in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except MlflowException as err:
+            if "locked" not in str(err).lower() or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * 2**attempt)
+    return None
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Tracker:
+    """An MLflow tracking store seen through hpstudy's schema.
+
+    Parameters
+    ----------
+    tracking_uri : str, optional
+        See :func:`resolve_tracking_uri`.
+    artifact_root : str, optional
+        Folder for artifacts of new experiments when the store is local (default
+        ``mlruns/artifacts``); a tracking server decides for itself.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, artifact_root: str | None = None):
+        self.uri = resolve_tracking_uri(tracking_uri)
+        local = self.uri.startswith(("sqlite:", "postgresql", "mysql", "mssql"))
+        root = artifact_root or (DEFAULT_ARTIFACT_DIR if local else None)
+        self.artifact_root = Path(root).resolve().as_uri() if root and "://" not in root else root
+        self.client = MlflowClient(tracking_uri=self.uri)
+        mlflow.set_tracking_uri(self.uri)  # for mlflow.register_model / pyfunc.load_model
+        try:
+            _retry(self.client.search_experiments, max_results=1)
+        except Exception as err:  # noqa: BLE001 - any failure here means the store is unusable
+            raise TrackingError(f"{self.uri}: cannot open the MLflow tracking store: "
+                                f"{str(err).splitlines()[0]}") from err
+
+    # -- experiments and runs -----------------------------------------------------------------
+
+    def experiment_id(self, study: str, create: bool = True) -> str | None:
+        """The id of the study's experiment, created (race-safe) when missing and ``create``."""
+        exp = _retry(self.client.get_experiment_by_name, study)
+        if exp is not None or not create:
+            return exp.experiment_id if exp else None
+        location = f"{self.artifact_root}/{study}" if self.artifact_root else None
+        try:
+            return _retry(self.client.create_experiment, study, artifact_location=location,
+                          tags={STUDY_TAG: study})
+        except MlflowException:  # another worker created it first
+            return _retry(self.client.get_experiment_by_name, study).experiment_id
+
+    def study_run(self, experiment_id: str, study: str, tags: dict | None = None) -> str:
+        """The id of the study's parent run, created on first use."""
+        runs = self.search(experiment_id, f"tags.`{ROLE_TAG}` = 'study'")
+        if runs:
+            return runs[0].info.run_id
+        run = _retry(self.client.create_run, experiment_id, run_name=study,
+                     tags={ROLE_TAG: "study", STUDY_TAG: study, **(tags or {})})
+        return run.info.run_id
+
+    def start_trial(self, experiment_id: str, parent_id: str | None, study: str, number: int,
+                    params: dict, run_name: str | None = None) -> str:
+        """Create the child run ``trial-NNNN`` for trial ``number`` and log its params.
+
+        Without ``parent_id`` it is a single training run (``hpstudy train``), role ``train``.
+        """
+        tags = {ROLE_TAG: "trial", STUDY_TAG: study, TRIAL_TAG: str(number),
+                STATE_TAG: "RUNNING"}
+        if parent_id is None:
+            tags.update({ROLE_TAG: "train"})
+            del tags[TRIAL_TAG]
+        else:
+            tags[PARENT_TAG] = parent_id
+        run = _retry(self.client.create_run, experiment_id,
+                     run_name=run_name or f"trial-{number:04d}", tags=tags)
+        self.log_params(run.info.run_id, params)
+        return run.info.run_id
+
+    def search(self, experiment_id: str, filter_string: str = "", max_results: int = 50000):
+        """Runs of an experiment matching ``filter_string`` (all pages)."""
+        runs, token = [], None
+        while True:
+            page = _retry(self.client.search_runs, [experiment_id], filter_string,
+                          run_view_type=ViewType.ACTIVE_ONLY, max_results=min(max_results, 10000),
+                          page_token=token)
+            runs.extend(page)
+            token = page.token
+            if not token or len(runs) >= max_results:
+                return runs
+
+    def trial_runs(self, experiment_id: str):
+        """Child runs of a study, one per trial (as logged)."""
+        return self.search(experiment_id, f"tags.`{ROLE_TAG}` = 'trial'")
+
+    def get_run(self, run_id: str):
+        return _retry(self.client.get_run, run_id)
+
+    def end_run(self, run_id: str, status: str, state: str, reason: str | None = None) -> None:
+        """Finish a run: MLflow ``status`` (FINISHED/KILLED/FAILED), Optuna ``state`` and why."""
+        tags = {STATE_TAG: state}
+        if reason:
+            tags[REASON_TAG] = reason[:4000]
+        self.set_tags(run_id, tags)
+        _retry(self.client.set_terminated, run_id, status=status)
+
+    def reopen(self, run_id: str) -> None:
+        """Mark a finished parent run RUNNING again (a resumed study)."""
+        _retry(self.client.update_run, run_id, status="RUNNING")
+
+    # -- logging ------------------------------------------------------------------------------
+
+    def log_params(self, run_id: str, params: dict) -> None:
+        items = [Param(str(k), str(v)[:6000]) for k, v in params.items()]
+        for chunk in _chunks(items, _BATCH["params"]):
+            _retry(self.client.log_batch, run_id, params=chunk)
+
+    def set_tags(self, run_id: str, tags: dict) -> None:
+        items = [RunTag(str(k), str(v)) for k, v in tags.items()]
+        for chunk in _chunks(items, _BATCH["tags"]):
+            _retry(self.client.log_batch, run_id, tags=chunk)
+
+    def log_metrics(self, run_id: str, rows: list[tuple[dict, int]]) -> None:
+        """Log ``[(metrics, step), ...]`` in as few batched calls as MLflow allows.
+
+        Non-finite values are skipped (MLflow stores NaN, but they break charts and sorting).
+        """
+        now = int(time.time() * 1000)
+        items = [Metric(str(k), float(v), now, int(step)) for metrics, step in rows
+                 for k, v in metrics.items() if v is not None and float(v) == float(v)
+                 and abs(float(v)) != float("inf")]
+        for chunk in _chunks(items, _BATCH["metrics"]):
+            _retry(self.client.log_batch, run_id, metrics=chunk)
+
+    def log_artifacts(self, run_id: str, local_dir, artifact_path: str | None = None) -> None:
+        _retry(self.client.log_artifacts, run_id, str(local_dir), artifact_path)
+
+    def log_artifact(self, run_id: str, path, artifact_path: str | None = None) -> None:
+        _retry(self.client.log_artifact, run_id, str(path), artifact_path)
+
+    def log_model(self, run_id: str, network, preprocess: dict, name: str = "model") -> str:
+        """Log the network as an MLflow pyfunc model (no pickle); returns its ``runs:/`` URI."""
+        with tempfile.TemporaryDirectory(prefix="hpstudy-model-") as tmp:
+            data = write_model_data(Path(tmp) / "data", network, preprocess)
+            model_dir = Path(tmp) / name
+            mlflow.pyfunc.save_model(
+                str(model_dir), loader_module="hpstudy.experiment.pyfunc", data_path=str(data),
+                pip_requirements=[f"hpstudy=={__version__}", "numpy"],
+                metadata={"hpstudy_version": __version__},
+            )
+            self.log_artifacts(run_id, model_dir, name)
+        return f"runs:/{run_id}/{name}"
+
+    def register_model(self, run_id: str, name: str, model: str = "model"):
+        """Register the run's model under ``name`` in the Model Registry; returns the version."""
+        return mlflow.register_model(f"runs:/{run_id}/{model}", name)
+
+    def download_artifacts(self, run_id: str, path: str, dst: str) -> str:
+        return _retry(self.client.download_artifacts, run_id, path, dst)
+
+    def metric_history(self, run_id: str, key: str) -> list:
+        return _retry(self.client.get_metric_history, run_id, key)
+
+
+def load_pyfunc(uri: str):
+    """``mlflow.pyfunc.load_model(uri)``, for code that must not import mlflow itself."""
+    return mlflow.pyfunc.load_model(uri)
