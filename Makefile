@@ -6,8 +6,9 @@ STAMP  := $(VENV)/.installed
 
 EXP     ?= experiments/digits.toml
 TRIALS  ?=
-WORKERS ?=
-STUDY   ?=
+# one worker process per core (each gets its share of the BLAS threads)
+WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+STUDY   ?= digits
 PORT    ?= 5000
 
 .PHONY: install test lint bench study ui report gradcheck clean
@@ -29,6 +30,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_nn.py
+
+study: $(STAMP)
+	$(BIN)/hpstudy study $(EXP) --workers $(WORKERS) $(if $(TRIALS),--trials $(TRIALS))
+
+ui: $(STAMP)
+	$(BIN)/hpstudy ui --port $(PORT)
 
 gradcheck: $(STAMP)
 	$(BIN)/hpstudy gradcheck

@@ -48,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="fix a hyperparameter, e.g. --set learning_rate=0.01")
     _add_store_options(p)
 
+    p = sub.add_parser("ui", help="browse the studies in the MLflow UI (bound to 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: only this machine can connect)")
+    p.add_argument("--tracking-uri", metavar="URI",
+                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
+                        "sqlite:///mlruns/mlflow.db)")
+
     sub.add_parser("datasets", help="list the built-in datasets")
     p = sub.add_parser("gradcheck", help="check backprop against numeric and autograd gradients")
     p.add_argument("--seed", type=int, default=0)
@@ -96,13 +104,34 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def cmd_ui(args) -> int:
+    import subprocess
+    from pathlib import Path
+
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or \
+        "sqlite:///mlruns/mlflow.db"
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        if not db.is_file():
+            raise FileNotFoundError(f"{db}: no MLflow database yet; run `make study` first")
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be in 1..65535, got {args.port}")
+    print(f"MLflow UI on http://{args.host}:{args.port}  (store {uri}; Ctrl-C to stop)",
+          flush=True)
+    # A separate process (argument list, no shell): the CLI itself never imports mlflow.
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+           "--default-artifact-root", str(Path("mlruns/artifacts").resolve()),
+           "--host", args.host, "--port", str(args.port)]
+    return subprocess.call(cmd)
+
+
 def cmd_gradcheck(args) -> int:
     from hpstudy.nn.gradcheck import main
 
     return main(seed=args.seed)
 
 
-COMMANDS = {"study": cmd_study, "train": cmd_train, "datasets": cmd_datasets,
+COMMANDS = {"study": cmd_study, "train": cmd_train, "ui": cmd_ui, "datasets": cmd_datasets,
             "gradcheck": cmd_gradcheck}
 
 
