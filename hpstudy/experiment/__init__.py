@@ -1,0 +1,1 @@
+"""hpstudy.experiment."""
