@@ -10,12 +10,19 @@ import json
 import tempfile
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import optuna
 
 from hpstudy.evaluation.stability import retraining_stability
-from hpstudy.experiment.objective import OUTCOME, build_network, fit_options, targets
+from hpstudy.experiment.objective import (
+    OUTCOME,
+    build_network,
+    fit_options,
+    predictions,
+    targets,
+)
 
 State = optuna.trial.TrialState
 
@@ -38,13 +45,20 @@ def best_trial(study: optuna.Study):
 
 
 def _train_fn(cfg, dataset, params):
-    """``train_fn(X, y, seed)`` retraining the trial's network (for retraining stability)."""
+    """``train_fn(X, y, seed)`` retraining the trial's network (for retraining stability).
+
+    A regression network learns standardised targets; the model handed back predicts in the
+    target's own units (like the trial's metrics), so its test R² and the disagreement between
+    retrained models are comparable with them.
+    """
 
     def train(X, y, seed):
         net, spec = build_network(params, dataset, cfg.train, seed)
         options = fit_options(params, cfg.train, spec, seed)
         net.fit(X, targets(y, dataset, spec), diagnostics=False, **options)
-        return net
+        if dataset.task == "classification":
+            return net
+        return SimpleNamespace(predict=lambda X_: predictions(net, X_, dataset.task, spec))
 
     return train
 

@@ -18,10 +18,13 @@ interrupted  FAIL                       KILLED                      ``interrupte
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +128,12 @@ def evaluate(net: Network, dataset, spec: dict) -> dict:
 
 
 def stability_metrics(net: Network, dataset, cfg) -> dict:
-    """``stability_*`` scores of the trained network on the test split."""
+    """``stability_*`` scores of the trained network on the test split.
+
+    Inputs are in standardised feature units; a regression network's outputs are in
+    standardised target units, so its sensitivities are unit-free and comparable across
+    datasets.
+    """
     X = dataset.X_test
     scores = stability.noise_sensitivity(net, X, levels=tuple(cfg.noise_levels),
                                          draws=cfg.draws, seed=0, task=dataset.task)
@@ -238,6 +246,21 @@ def is_improving(trial, values: list, directions: list) -> bool:
     return not any(_dominates(t.values, values, directions) for t in done)
 
 
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGINT and SIGTERM back for the duration (main thread only), so that a run is
+    never created without its id being recorded; a held signal is delivered on exit."""
+    main = threading.current_thread() is threading.main_thread()
+    held = {signal.SIGINT, signal.SIGTERM}
+    if main:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        if main:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
 class Objective:
     """The callable Optuna runs for each trial (one per worker process).
 
@@ -245,8 +268,8 @@ class Objective:
     ----------
     cfg : ExperimentConfig
     dataset : hpstudy.data.Dataset
-    tracker : Tracker or None
-        None trains without logging (used by tests of the pure parts).
+    tracker : Tracker
+        Where the trial's run is logged.
     experiment_id, parent_id : str
         The study's MLflow experiment and parent run.
     """
@@ -274,21 +297,24 @@ class Objective:
         params = suggest_params(trial, self.cfg.search)
         seed = int(self.cfg.train.seed) + trial.number
         net, spec = build_network(params, self.dataset, self.cfg.train, seed)
-        run_id = self.tracker.start_trial(self.experiment_id, self.parent_id,
-                                          self.cfg.study.name, trial.number,
-                                          self.logged_params(params, spec, seed),
-                                          run_name=self.run_name)
-        for key, value in (("mlflow_run_id", run_id), ("host", socket.gethostname()),
-                           ("pid", os.getpid()), ("hparams", params)):
-            trial.set_user_attr(key, value)
-        hook = EpochHook(trial, self.tracker, run_id, self.dataset, spec, self.step_metric,
-                         self.prune)
+        run_id = hook = None
         try:
+            with signals_deferred():  # a Ctrl-C now would leave the new run RUNNING
+                run_id = self.tracker.start_trial(self.experiment_id, self.parent_id,
+                                                  self.cfg.study.name, trial.number,
+                                                  self.logged_params(params, spec, seed),
+                                                  run_name=self.run_name)
+                for key, value in (("mlflow_run_id", run_id), ("host", socket.gethostname()),
+                                   ("pid", os.getpid()), ("hparams", params)):
+                    trial.set_user_attr(key, value)
+            hook = EpochHook(trial, self.tracker, run_id, self.dataset, spec, self.step_metric,
+                             self.prune)
             result = self._train(net, spec, params, seed, hook)
             values = [result.metrics[name] for name in self.cfg.objectives]
             self._log_result(trial, run_id, result, values)
         except BaseException as err:  # record every way a trial can end, then let Optuna see it
-            self._record_failure(trial, run_id, hook, err)
+            if run_id is not None:
+                self._record_failure(trial, run_id, hook, err)
             raise
         trial.set_user_attr(OUTCOME, "completed")
         self.tracker.end_run(run_id, "FINISHED", "COMPLETE")
@@ -327,7 +353,8 @@ class Objective:
     def _record_failure(self, trial, run_id, hook, err: BaseException) -> None:
         outcome, status, state, reason = classify_failure(err)
         try:
-            hook.flush()
+            if hook is not None:
+                hook.flush()
         except Exception:  # noqa: BLE001 - the run is ended below whatever the flush did
             pass
         trial.set_user_attr(OUTCOME, outcome)

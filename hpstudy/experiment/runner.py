@@ -138,6 +138,13 @@ def _threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def _say(line: str) -> None:
+    """One line on stderr that does not tear the progress bar."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line.splitlines()[0] if line else line, file=sys.stderr)
+
+
 def work(ctx: WorkerContext, quota: int, target: int, deadline: float | None,
          on_trial=None) -> int:
     """Run trials until this worker finished ``quota`` counted ones, the study reached
@@ -147,11 +154,13 @@ def work(ctx: WorkerContext, quota: int, target: int, deadline: float | None,
     while done < quota and (deadline is None or time.monotonic() < deadline):
         if n_counted(ctx.study) >= target:
             break
-        ctx.study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
-        last = ctx.study.get_trials(deepcopy=False)[-1]
-        mine = [t for t in ctx.study.get_trials(deepcopy=False)
-                if t.user_attrs.get("pid") == os.getpid()]
-        last = mine[-1] if mine else last
+        ran: list = []  # the trial just run, as Optuna hands it to callbacks (any state)
+        ctx.study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False,
+                           callbacks=[lambda _study, trial, ran=ran: ran.append(trial)])
+        last = ran[-1]
+        if last.state == optuna.trial.TrialState.FAIL:
+            _say(f"trial {last.number}: {last.user_attrs.get(OUTCOME, 'failed')}: "
+                 f"{last.user_attrs.get('reason', last.system_attrs.get('fail_reason', ''))}")
         if counted(last):
             done, errors = done + 1, 0
         else:
@@ -171,7 +180,9 @@ def _raise_interrupt(signum, frame):
 def _open_context(options: RunOptions, worker: int) -> WorkerContext:
     from hpstudy.experiment.tracking import Tracker
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it all
+    # The progress bar and one line per failed trial (see ``work``) say it all; Optuna's own
+    # warning for a caught trial failure carries a whole traceback.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
 
     cfg, dataset = load_settings(options)
     tracker = Tracker(options.tracking_uri)
@@ -190,6 +201,9 @@ def _worker_main(options: RunOptions, worker: int, quota: int, target: int,
         work(_open_context(options, worker), quota, target, deadline)
     except KeyboardInterrupt:
         sys.exit(130)
+    except StudyError as err:
+        _say(f"hpstudy worker {worker}: error: {err}")
+        sys.exit(2)
 
 
 def _quotas(remaining: int, workers: int) -> list[int]:
