@@ -37,6 +37,11 @@ study: $(STAMP)
 ui: $(STAMP)
 	$(BIN)/hpstudy ui --port $(PORT)
 
+# The HTML report of STUDY (several: STUDY="a b") in reports/<study>/; the last line printed is
+# the path of report.html.
+report: $(STAMP)
+	$(BIN)/hpstudy report $(STUDY)
+
 gradcheck: $(STAMP)
 	$(BIN)/hpstudy gradcheck
 

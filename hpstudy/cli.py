@@ -56,6 +56,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
                         "sqlite:///mlruns/mlflow.db)")
 
+    p = sub.add_parser("report", help="compare the trials of one or more studies on one page "
+                       "(HTML, Markdown, CSV)")
+    p.add_argument("studies", nargs="+", metavar="STUDY", help="study name(s), e.g. digits")
+    p.add_argument("--out", default="reports", metavar="DIR",
+                   help="base folder; the report goes to DIR/<study>/ (default: reports)")
+    p.add_argument("--format", default="html,md,csv", metavar="LIST",
+                   help="comma-separated formats among html, md, csv (default: all three)")
+    p.add_argument("--top", type=int, default=5, metavar="K",
+                   help="trials on the leaderboard (default 5)")
+    _add_store_options(p)
+
     sub.add_parser("datasets", help="list the built-in datasets")
     p = sub.add_parser("gradcheck", help="check backprop against numeric and autograd gradients")
     p.add_argument("--seed", type=int, default=0)
@@ -88,6 +99,25 @@ def cmd_train(args) -> int:
     from hpstudy.experiment.single import train_once
 
     print_single(train_once(args.config, _overrides(args.set), args.storage, args.tracking_uri))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from hpstudy.report import build_report
+
+    result = build_report(args.studies, out=args.out, formats=args.format, top=args.top,
+                          storage=args.storage, tracking_uri=args.tracking_uri)
+    trials = sum(len(r.trials) for r in result.records)
+    written = [p.name for p in (result.markdown, result.csv) if p is not None]
+    if result.markdown is not None:
+        written.insert(1, "figures/")
+    print(f"report of {', '.join(repr(r.name) for r in result.records)} ({trials} trials) in "
+          f"{result.seconds:.1f} s: {result.folder}/" + (f" ({', '.join(written)})" if written
+                                                        else ""))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if result.html is not None:
+        print(result.html)
     return 0
 
 
@@ -131,8 +161,8 @@ def cmd_gradcheck(args) -> int:
     return main(seed=args.seed)
 
 
-COMMANDS = {"study": cmd_study, "train": cmd_train, "ui": cmd_ui, "datasets": cmd_datasets,
-            "gradcheck": cmd_gradcheck}
+COMMANDS = {"study": cmd_study, "train": cmd_train, "ui": cmd_ui, "report": cmd_report,
+            "datasets": cmd_datasets, "gradcheck": cmd_gradcheck}
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -147,6 +177,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         errors.append(sys.modules["hpstudy.experiment.runner"].StudyError)
     if "hpstudy.experiment.tracking" in sys.modules:
         errors.append(sys.modules["hpstudy.experiment.tracking"].TrackingError)
+    if "hpstudy.report.records" in sys.modules:
+        errors.append(sys.modules["hpstudy.report.records"].ReportError)
     return tuple(errors)
 
 

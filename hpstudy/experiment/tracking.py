@@ -49,7 +49,12 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     """
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(uri[len("sqlite:///"):]).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise TrackingError(f"{uri}: cannot create the folder {folder} for the MLflow "
+                                f"database ({err.strerror})") from err
     return uri
 
 
@@ -87,13 +92,13 @@ class Tracker:
         local = self.uri.startswith(("sqlite:", "postgresql", "mysql", "mssql"))
         root = artifact_root or (DEFAULT_ARTIFACT_DIR if local else None)
         self.artifact_root = Path(root).resolve().as_uri() if root and "://" not in root else root
-        self.client = MlflowClient(tracking_uri=self.uri)
-        mlflow.set_tracking_uri(self.uri)  # for mlflow.register_model / pyfunc.load_model
-        try:
+        try:  # MlflowClient opens (and, if new, migrates) a database store right away
+            self.client = MlflowClient(tracking_uri=self.uri)
             _retry(self.client.search_experiments, max_results=1)
         except Exception as err:  # noqa: BLE001 - any failure here means the store is unusable
             raise TrackingError(f"{self.uri}: cannot open the MLflow tracking store: "
-                                f"{str(err).splitlines()[0]}") from err
+                                f"{(str(err).splitlines() or [''])[0]}") from err
+        mlflow.set_tracking_uri(self.uri)  # for mlflow.register_model / pyfunc.load_model
 
     # -- experiments and runs -----------------------------------------------------------------
 
@@ -224,3 +229,112 @@ class Tracker:
 def load_pyfunc(uri: str):
     """``mlflow.pyfunc.load_model(uri)``, for code that must not import mlflow itself."""
     return mlflow.pyfunc.load_model(uri)
+
+
+# ==============================================================================================
+# Reading a study back (used by hpstudy.report). Appended section: everything below only reads
+# the store and hands out plain dicts, lists and bytes, never MLflow objects.
+# ==============================================================================================
+
+#: Address of the MLflow UI that ``hpstudy ui`` / ``make ui`` serves. Run links of a local
+#: store (SQLite or another database) point there; an ``http(s)://`` tracking URI is its own UI.
+LOCAL_UI = "http://127.0.0.1:5000"
+
+
+def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """Link to a run in the MLflow UI.
+
+    ``http(s)://host[:port]`` tracking URIs link to that server; any other store (``sqlite:///…``,
+    ``postgresql://…``) to :data:`LOCAL_UI`, where ``make ui`` shows it:
+    ``http://127.0.0.1:5000/#/experiments/<experiment_id>/runs/<run_id>``.
+    """
+    base = tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) \
+        else LOCAL_UI
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def run_record(run) -> dict:
+    """A run as a plain dict: ``run_id``, ``name``, ``status``, ``start_time`` and ``end_time``
+    (ms since the epoch), ``tags``, ``params`` and ``metrics`` (the latest value of each)."""
+    info = run.info
+    return {"run_id": info.run_id, "name": info.run_name, "status": info.status,
+            "start_time": info.start_time, "end_time": info.end_time,
+            "experiment_id": info.experiment_id, "tags": dict(run.data.tags),
+            "params": dict(run.data.params), "metrics": dict(run.data.metrics)}
+
+
+class RunReader(Tracker):
+    """A :class:`Tracker` that reads studies back; it never creates a store or an experiment.
+
+    Parameters
+    ----------
+    tracking_uri : str, optional
+        See :func:`resolve_tracking_uri`.
+
+    Raises
+    ------
+    TrackingError
+        If a SQLite store does not exist (nothing has been logged there yet) or cannot be opened.
+    """
+
+    def __init__(self, tracking_uri: str | None = None):
+        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+            raise TrackingError(f"{uri}: no MLflow database there; run a study first "
+                                "(make study) or pass --tracking-uri")
+        super().__init__(uri)
+
+    def study_runs(self, study: str) -> dict | None:
+        """The study's runs in one search: ``{"experiment_id", "parent", "trials"}``.
+
+        ``parent`` is the parent run's :func:`run_record` (or None), ``trials`` the child runs'
+        records. Returns None when the store has no experiment named ``study``.
+        """
+        experiment_id = self.experiment_id(study, create=False)
+        if experiment_id is None:
+            return None
+        records = [run_record(r) for r in self.search(experiment_id)]
+        parents = [r for r in records if r["tags"].get(ROLE_TAG) == "study"]
+        trials = [r for r in records if r["tags"].get(ROLE_TAG) == "trial"]
+        return {"experiment_id": experiment_id, "parent": parents[0] if parents else None,
+                "trials": trials}
+
+    def study_names(self) -> list[str]:
+        """Names of the experiments in the store that hold a study (a parent run)."""
+        exps = _retry(self.client.search_experiments, view_type=ViewType.ACTIVE_ONLY)
+        return sorted(e.name for e in exps if e.tags.get(STUDY_TAG) == e.name)
+
+    def metric_histories(self, run_id: str, keys) -> dict[str, list[tuple[int, float]]]:
+        """``{key: [(step, value), ...]}`` sorted by step, for the ``keys`` the run has."""
+        out = {}
+        for key in keys:
+            points = self.metric_history(run_id, key)
+            if points:
+                out[key] = sorted((int(m.step), float(m.value)) for m in points)
+        return out
+
+    def artifact_paths(self, run_id: str, path: str | None = None) -> list[str]:
+        """Paths of the files (not folders) directly under ``path`` of the run's artifacts."""
+        try:
+            items = _retry(self.client.list_artifacts, run_id, path)
+        except (MlflowException, OSError):
+            return []
+        return [a.path for a in items if not a.is_dir]
+
+    def read_artifacts(self, run_id: str, paths) -> dict[str, bytes]:
+        """The contents of the run's artifact files ``paths`` (missing ones are left out),
+        downloaded through a temporary folder that is removed afterwards."""
+        out = {}
+        with tempfile.TemporaryDirectory(prefix="hpstudy-read-") as tmp:
+            for path in paths:
+                try:
+                    local = self.download_artifacts(run_id, path, tmp)
+                except (MlflowException, OSError):
+                    continue
+                if Path(local).is_file():
+                    out[path] = Path(local).read_bytes()
+        return out
+
+    def run_url(self, experiment_id: str, run_id: str) -> str:
+        """See :func:`run_url`."""
+        return run_url(self.uri, experiment_id, run_id)
