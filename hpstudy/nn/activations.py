@@ -5,6 +5,10 @@ same shape and knows how to pull a gradient back through itself: ``backward(z, a
 returns ``dL/dz`` given ``dL/da``. Element-wise activations do this with their derivative
 ``a'(z)``; softmax, whose Jacobian is not diagonal, does it with a Jacobian-vector product.
 
+Speed: ``backward`` may overwrite ``grad_a`` (callers pass a buffer they own) and
+``forward_into(z, out)`` writes ``f(z)`` into a preallocated buffer, so the training loop makes
+no temporaries for the common activations.
+
 Registry: ``ACTIVATIONS`` maps each name to its class (see :func:`get_activation`).
 """
 
@@ -37,8 +41,17 @@ class Activation(abc.ABC):
         """Return ``f'(z)`` element-wise, given ``z`` and ``a = f(z)``, both ``(n, units)``."""
 
     def backward(self, z, a, grad_a):
-        """Return ``dL/dz = dL/da * f'(z)``, shape ``(n, units)``."""
-        return grad_a * self.derivative(z, a)
+        """Return ``dL/dz = dL/da * f'(z)``, shape ``(n, units)``; may overwrite ``grad_a``."""
+        grad_a *= self.derivative(z, a)
+        return grad_a
+
+    def forward_into(self, z, out):
+        """Write ``f(z)`` into ``out`` (same shape as ``z``) and return the activations.
+
+        The result may be ``z`` itself (identity); ``z`` is never modified.
+        """
+        np.copyto(out, self.forward(z))
+        return out
 
     def config(self) -> dict:
         """Return the JSON-able settings that rebuild this activation."""
@@ -59,13 +72,23 @@ class Sigmoid(Activation):
     saturating = True
 
     def forward(self, z):
-        a = np.tanh(z * 0.5)
+        return self.forward_into(z, np.empty(np.shape(z), np.result_type(z, 0.5)))
+
+    def forward_into(self, z, out):
+        a = np.multiply(z, 0.5, out=out)
+        np.tanh(a, out=a)
         a += 1.0
         a *= 0.5
         return a
 
     def derivative(self, z, a):
         return a * (1.0 - a)
+
+    def backward(self, z, a, grad_a):
+        d = np.subtract(1.0, a)
+        d *= a  # σ(1 − σ)
+        grad_a *= d
+        return grad_a
 
     def saturated(self, a):
         """Boolean mask of units in the flat tails: σ < 0.01 or σ > 0.99 (σ' < 0.0099)."""
@@ -84,8 +107,17 @@ class Tanh(Activation):
     def forward(self, z):
         return np.tanh(z)
 
+    def forward_into(self, z, out):
+        return np.tanh(z, out=out)
+
     def derivative(self, z, a):
         return 1.0 - a * a
+
+    def backward(self, z, a, grad_a):
+        d = np.multiply(a, a)
+        np.subtract(1.0, d, out=d)  # 1 − tanh²
+        grad_a *= d
+        return grad_a
 
     def saturated(self, a):
         """Boolean mask of units in the flat tails: ``|tanh| > 0.99`` (derivative < 0.02)."""
@@ -100,11 +132,14 @@ class ReLU(Activation):
     def forward(self, z):
         return np.maximum(z, 0.0)
 
+    def forward_into(self, z, out):
+        return np.maximum(z, 0.0, out=out)
+
     def derivative(self, z, a):
         return (z > 0).astype(z.dtype)
 
     def backward(self, z, a, grad_a):
-        # In place: grad_a is a fresh buffer owned by the caller (delta @ W.T).
+        # In place: grad_a is a buffer owned by the caller (delta @ W.T).
         grad_a *= z > 0
         return grad_a
 
@@ -132,6 +167,11 @@ class LeakyReLU(Activation):
     def forward(self, z):
         return np.where(z > 0, z, self.alpha * z)
 
+    def forward_into(self, z, out):
+        # max(z, αz) is z for z > 0 and αz otherwise, because 0 ≤ α < 1
+        np.multiply(z, self.alpha, out=out)
+        return np.maximum(z, out, out=out)
+
     def derivative(self, z, a):
         return np.where(z > 0, 1.0, self.alpha).astype(z.dtype)
 
@@ -152,6 +192,9 @@ class Identity(Activation):
     name = "identity"
 
     def forward(self, z):
+        return z
+
+    def forward_into(self, z, out):
         return z
 
     def derivative(self, z, a):
@@ -194,8 +237,10 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 }
 
 
-def get_activation(name, *, leaky_alpha: float = 0.01) -> Activation:
+def get_activation(name, *, leaky_alpha: float = 0.01, argument: str = "activation") -> Activation:
     """Build the activation called ``name`` (or return ``name`` if it already is one).
+
+    ``argument`` is the name errors give the setting (e.g. ``"output"`` for an output layer).
 
     Raises
     ------
@@ -204,7 +249,7 @@ def get_activation(name, *, leaky_alpha: float = 0.01) -> Activation:
     """
     if isinstance(name, Activation):
         return name
-    check_choice("activation", name, ACTIVATIONS)
+    check_choice(argument, name, ACTIVATIONS)
     if name == "leaky_relu":
         return LeakyReLU(leaky_alpha)
     return ACTIVATIONS[name]()

@@ -109,7 +109,8 @@ class MLPClassifier(_BaseMLP):
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels (n,), drawn from ``classes_``."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # checks that the classifier is fitted
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, X, y) -> float:
         """Accuracy on ``(X, y)``."""

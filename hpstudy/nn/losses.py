@@ -9,6 +9,9 @@ respect to ``z`` collapses to ``(ŷ − y) / N`` (N the number of averaged terms
 cheaper and more accurate than chaining ``dL/dŷ`` through the activation. Computing the loss
 from ``z`` (log-sum-exp, softplus) rather than from ``ŷ`` keeps it finite when outputs saturate.
 
+Speed: the training loop calls ``forward_inplace`` (may overwrite ``z``) and ``delta_into``
+(writes into a buffer) instead, which compute the same values without temporaries.
+
 Registry: ``LOSSES`` maps each name to its class.
 """
 
@@ -43,6 +46,14 @@ class Loss(abc.ABC):
     def delta(self, z, Y_hat, Y, activation):
         """Return ``dL/dz`` (n, k) for the mean loss."""
 
+    def forward_inplace(self, z, Y, activation):
+        """As :meth:`forward`, but ``z`` is a buffer the caller owns and may be overwritten."""
+        return self.forward(z, Y, activation)
+
+    def delta_into(self, z, Y_hat, Y, activation, out):
+        """As :meth:`delta`; the result may be written into ``out`` (shape of ``Y_hat``)."""
+        return self.delta(z, Y_hat, Y, activation)
+
 
 class MeanSquaredError(Loss):
     """``L = 1/(n·k) Σ (ŷ − y)²``, the mean over all elements; ``dL/dŷ = 2(ŷ − y)/(n·k)``.
@@ -74,16 +85,24 @@ class CrossEntropy(Loss):
     output = "softmax"
 
     def forward(self, z, Y, activation):
-        shifted = z - z.max(axis=1, keepdims=True)
-        Y_hat = np.exp(shifted)
-        sums = Y_hat.sum(axis=1, keepdims=True)
+        return self.forward_inplace(z.copy(), Y, activation)
+
+    def forward_inplace(self, z, Y, activation):
+        # ufunc reductions called directly: the ndarray methods add a Python-level wrapper
+        z -= np.maximum.reduce(z, axis=1, keepdims=True)  # shifted: z − m
+        y_dot_shifted = np.vdot(Y, z)
+        Y_hat = np.exp(z, out=z)
+        sums = np.add.reduce(Y_hat, axis=1, keepdims=True)
         Y_hat /= sums
-        loss = (np.log(sums).sum() - np.vdot(Y, shifted)) / len(z)
-        return Y_hat, float(loss)
+        log_sums = np.add.reduce(np.log(sums, out=sums), axis=None)
+        return Y_hat, float((log_sums - y_dot_shifted) / len(Y_hat))
 
     def delta(self, z, Y_hat, Y, activation):
-        d = Y_hat - Y
-        d *= 1.0 / len(z)
+        return self.delta_into(z, Y_hat, Y, activation, np.empty_like(Y_hat))
+
+    def delta_into(self, z, Y_hat, Y, activation, out):
+        d = np.subtract(Y_hat, Y, out=out)
+        d *= 1.0 / len(d)
         return d
 
 
@@ -103,7 +122,10 @@ class BinaryCrossEntropy(Loss):
         return Y_hat, float(terms.mean())
 
     def delta(self, z, Y_hat, Y, activation):
-        d = Y_hat - Y
+        return self.delta_into(z, Y_hat, Y, activation, np.empty_like(Y_hat))
+
+    def delta_into(self, z, Y_hat, Y, activation, out):
+        d = np.subtract(Y_hat, Y, out=out)
         d *= 1.0 / d.size
         return d
 

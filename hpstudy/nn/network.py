@@ -11,6 +11,14 @@ activation) and runs the chain rule backwards:
 
 All parameters live in one contiguous vector ``θ`` (every W, then every b) and the gradients in
 a vector of the same layout; the layers' ``W`` and ``b`` are views into it.
+
+Speed: :meth:`Network.loss_and_gradient`, the training hot path, writes every intermediate into
+buffers preallocated per batch size (:class:`_Workspace`), so a training step allocates nothing
+but a few row vectors, and calls BLAS through ``np.dot`` (less dispatch than ``np.matmul``).
+Results of large products (≥ 2²⁰ multiply-adds, e.g. 128×784 @ 784×256) go to column-major
+buffers: OpenBLAS computes ``a W`` and ``δ Wᵀ`` into those 15–25 % faster than into row-major
+ones (measured with float32 on 2 cores; for small products the order makes no difference).
+Element-wise NumPy code is indifferent to the order.
 """
 
 from __future__ import annotations
@@ -31,11 +39,21 @@ from hpstudy.nn.losses import get_loss
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 _FORMAT = "hpstudy.nn.Network/1"
+#: how many batch sizes keep their buffers (training uses two: full batches and the remainder)
+_WORKSPACES = 4
+#: products of at least this many multiply-adds write into column-major buffers (see module doc)
+_COLUMN_MAJOR_MACS = 1 << 20
 
 
 def as_dtype(dtype) -> np.dtype:
     """Return the NumPy dtype for ``"float32"`` / ``"float64"`` (or the dtypes themselves)."""
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if isinstance(dtype, str):
+        name = dtype
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError as err:
+            raise TypeError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}") from err
     check_choice("dtype", name, DTYPES)
     return np.dtype(DTYPES[name])
 
@@ -48,6 +66,99 @@ def _check_sizes(sizes) -> list[int]:
         if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1:
             raise ValueError(f"sizes must be positive integers, got {sizes!r}")
     return [int(s) for s in sizes]
+
+
+def _read_model(path: Path):
+    """``(meta, weights, biases)`` from a file written by :meth:`Network.save`.
+
+    Raises ValueError, naming the file, for anything else: not an ``.npz`` archive, an archive
+    without hpstudy metadata, another format version, or missing weight arrays.
+    """
+    not_model = f"{path}: not an hpstudy model"
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{not_model} (not an .npz archive)") from err
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{not_model} (a single .npy array, not an .npz archive)")
+    with data:
+        try:
+            meta = json.loads(str(data["meta"]))
+        except (KeyError, ValueError) as err:
+            raise ValueError(f"{not_model} (no valid metadata)") from err
+        if not isinstance(meta, dict):
+            raise ValueError(f"{not_model} (no valid metadata)")
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{path}: unsupported model format {meta.get('format')!r}")
+        n = len(meta["activations"])
+        missing = [name for i in range(n) for name in (f"W{i}", f"b{i}") if name not in data.files]
+        if missing:
+            raise ValueError(f"{path}: damaged hpstudy model, missing arrays {', '.join(missing)}")
+        return meta, [data[f"W{i}"] for i in range(n)], [data[f"b{i}"] for i in range(n)]
+
+
+def _buffer(n: int, units: int, macs: int, dtype, block: int) -> np.ndarray:
+    """An (n, units) result buffer for a product of ``macs`` multiply-adds (row-major when the
+    product is computed in row blocks)."""
+    column_major = macs >= _COLUMN_MAJOR_MACS and not block
+    return np.empty((n, units), dtype, order="F" if column_major else "C")
+
+
+def _dot(a, b, out, block: int = 0):
+    """``out[...] = a @ b`` by BLAS.
+
+    ``np.dot`` needs a row-major ``out``; a column-major one is filled as its transpose,
+    ``outᵀ = bᵀ aᵀ``. With ``block``, rows go to BLAS ``block`` at a time, in one
+    ``np.matmul`` over the stack of row blocks (``out`` must then be row-major).
+    """
+    n = len(out)
+    if block and n > block:
+        m = n - n % block
+        np.matmul(a[:m].reshape(-1, block, a.shape[1]), b, out=out[:m].reshape(-1, block, out.shape[1]))
+        if m < n:
+            np.dot(a[m:], b, out=out[m:])
+        return out
+    if out.flags.c_contiguous:
+        return np.dot(a, b, out=out)
+    np.dot(b.T, a.T, out=out.T)
+    return out
+
+
+def _dot_t(a, d, out, block: int = 0):
+    """``out[...] = aᵀ d``, a weight gradient (a sum over the rows of ``a`` and ``d``), by BLAS.
+
+    With ``block``, the sum of the products of ``block`` rows: one ``np.matmul`` over the stack
+    of row blocks, then one sum over the stack.
+    """
+    n = len(a)
+    if not block or n <= block:
+        return np.dot(a.T, d, out=out)
+    m = n - n % block
+    a_blocks = a[:m].reshape(-1, block, a.shape[1]).transpose(0, 2, 1)
+    np.add.reduce(np.matmul(a_blocks, d[:m].reshape(-1, block, d.shape[1])), axis=0, out=out)
+    if m < n:
+        out += a[m:].T @ d[m:]
+    return out
+
+
+class _Workspace:
+    """Buffers for the forward and backward pass of ``n`` rows, in BLAS calls of ``block`` rows.
+
+    ``z[l]`` (n, fan_out) pre-activations and ``a[l]`` activations of hidden layer l, ``g[l]``
+    the gradient ``δ Wᵀ`` arriving at hidden layer l's output; ``z[-1]`` the output layer's
+    pre-activations and ``delta`` its error signal (row-major, like ``Y``). Buffers of large
+    products are column-major.
+    """
+
+    def __init__(self, sizes, n: int, dtype, block: int = 0):
+        self.block = block
+        self.z, self.a, self.g = [], [], []
+        for fan_in, units, fan_next in zip(sizes[:-2], sizes[1:-1], sizes[2:], strict=True):
+            self.z.append(_buffer(n, units, n * fan_in * units, dtype, block))
+            self.a.append(np.empty_like(self.z[-1]))
+            self.g.append(_buffer(n, units, n * units * fan_next, dtype, block))
+        self.z.append(np.empty((n, sizes[-1]), dtype))
+        self.delta = np.empty((n, sizes[-1]), dtype)
 
 
 class Network:
@@ -78,6 +189,16 @@ class Network:
             self.layers.append(Dense(W, b, act))
         self._grad_W, self._grad_b = self._views(self._grad, weights, biases)
         self.sizes = [self.layers[0].fan_in] + [layer.fan_out for layer in self.layers]
+        self._workspaces: dict[tuple[int, int], _Workspace] = {}
+
+    def _workspace(self, n: int, block: int = 0) -> _Workspace:
+        """The buffers for batches of ``n`` rows (made on first use, a few sizes kept)."""
+        ws = self._workspaces.get((n, block))
+        if ws is None:
+            if len(self._workspaces) >= _WORKSPACES:
+                del self._workspaces[next(iter(self._workspaces))]  # the oldest
+            ws = self._workspaces[n, block] = _Workspace(self.sizes, n, self.dtype, block)
+        return ws
 
     @staticmethod
     def _views(flat, weights, biases):
@@ -101,7 +222,7 @@ class Network:
         dtype = as_dtype(dtype)
         rng = np.random.default_rng(seed)
         acts = [get_activation(activation, leaky_alpha=leaky_alpha) for _ in sizes[2:]]
-        acts.append(get_activation(output, leaky_alpha=leaky_alpha))
+        acts.append(get_activation(output, leaky_alpha=leaky_alpha, argument="output"))
         weights = []
         for fan_in, fan_out, act in zip(sizes[:-1], sizes[1:], acts, strict=True):
             name = resolve_initializer(initializer, act.name)
@@ -189,42 +310,58 @@ class Network:
 
     # -- backward -----------------------------------------------------------------------------
 
-    def _backward(self, zs, acts, delta) -> None:
-        """Fill the gradient vector from ``δᴸ`` (n, n_out) by the chain rule (module docstring)."""
-        for i in range(len(self.layers) - 1, -1, -1):
-            np.dot(acts[i].T, delta, out=self._grad_W[i])
-            np.sum(delta, axis=0, out=self._grad_b[i])
-            if i > 0:
-                grad_a = delta @ self.layers[i].W.T
-                delta = self.layers[i - 1].activation.backward(zs[i - 1], acts[i], grad_a)
+    def _backward(self, zs, acts, delta, ws) -> None:
+        """Fill the gradient vector from ``δᴸ`` (n, n_out) by the chain rule (module docstring).
 
-    def loss_and_gradient(self, X, Y, loss, l1=0.0, l2=0.0):
-        """Mean data loss (float), the activations and the gradient vector (P,), not a copy.
+        ``ws.g[l]`` is the buffer that receives ``δ Wᵀ`` for hidden layer l.
+        """
+        layers, grad_W, grad_b, block = self.layers, self._grad_W, self._grad_b, ws.block
+        for i in range(len(layers) - 1, -1, -1):
+            _dot_t(acts[i], delta, grad_W[i], block)
+            np.add.reduce(delta, axis=0, out=grad_b[i])
+            if i > 0:
+                grad_a = _dot(delta, layers[i].W.T, ws.g[i - 1], block)
+                delta = layers[i - 1].activation.backward(zs[i - 1], acts[i], grad_a)
+
+    def loss_and_gradient(self, X, Y, loss, l1=0.0, l2=0.0, block=0):
+        """Mean data loss (float), the activations and the gradient vector (P,), not copies.
 
         ``X`` and ``Y`` must already be arrays of this network's dtype; the returned
-        activations are ``[X, a¹, …, Ŷ]``. This is the training hot path; :meth:`gradients` is
-        the checked public form.
+        activations are ``[X, a¹, …, Ŷ]``. They and the gradient live in buffers that the next
+        call overwrites. This is the training hot path; :meth:`gradients` is the checked
+        public form. ``block`` > 0 sends the rows to BLAS ``block`` at a time (the
+        end-of-epoch pass uses it to keep products as small as a training step's).
         """
-        out_act = self.output_activation
-        zs, acts = [], [X]
-        for layer in self.layers[:-1]:
-            z, a = layer.forward(acts[-1])
-            zs.append(z)
+        ws = self._workspace(len(X), block)
+        zs, acts, a = ws.z, [X], X
+        for layer, z, buf in zip(self.layers, zs, ws.a, strict=False):  # hidden layers
+            _dot(a, layer.W, z, block)
+            z += layer.b
+            a = layer.activation.forward_into(z, buf)
             acts.append(a)
-        zs.append(self.layers[-1].linear(acts[-1]))
-        Y_hat, data_loss = loss.forward(zs[-1], Y, out_act)
-        self._backward(zs, acts, loss.delta(zs[-1], Y_hat, Y, out_act))
+        out, z = self.layers[-1], zs[-1]
+        _dot(a, out.W, z, block)
+        z += out.b
+        Y_hat, data_loss = loss.forward_inplace(z, Y, out.activation)
+        self._backward(zs, acts, loss.delta_into(z, Y_hat, Y, out.activation, ws.delta), ws)
         if l1 or l2:
             regularization.add_gradient(self._grad[: self._n_weights], self.weights_vector(), l1, l2)
         acts.append(Y_hat)
         return data_loss, acts, self._grad
 
-    def data_loss(self, X, Y, loss):
-        """Mean data loss (no penalty) and ``Ŷ`` for arrays already of this network's dtype."""
+    def data_loss(self, X, Y, loss, block=0):
+        """Mean data loss (no penalty) and ``Ŷ`` for arrays already of this network's dtype.
+
+        ``block`` > 0 sends the rows to BLAS ``block`` at a time (see :meth:`loss_and_gradient`).
+        """
         a = X
-        for layer in self.layers[:-1]:
-            a = layer.activation.forward(layer.linear(a))
-        Y_hat, value = loss.forward(self.layers[-1].linear(a), Y, self.output_activation)
+        for layer in self.layers:
+            z = _dot(a, layer.W, np.empty((len(a), layer.fan_out), self.dtype), block)
+            z += layer.b
+            if layer is self.layers[-1]:
+                break
+            a = layer.activation.forward(z)
+        Y_hat, value = loss.forward(z, Y, self.output_activation)
         return value, Y_hat
 
     def check_targets(self, X, Y, loss_name):
@@ -335,16 +472,7 @@ class Network:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such model file")
-        with np.load(path, allow_pickle=False) as data:
-            try:
-                meta = json.loads(str(data["meta"]))
-            except (KeyError, ValueError) as err:
-                raise ValueError(f"{path}: not an hpstudy model (no valid metadata)") from err
-            if meta.get("format") != _FORMAT:
-                raise ValueError(f"{path}: unsupported model format {meta.get('format')!r}")
-            n = len(meta["activations"])
-            weights = [data[f"W{i}"] for i in range(n)]
-            biases = [data[f"b{i}"] for i in range(n)]
+        meta, weights, biases = _read_model(path)
         acts = [activation_from_config(c) for c in meta["activations"]]
         return cls(weights, biases, acts, dtype=meta["dtype"])
 
