@@ -10,8 +10,11 @@ TRIALS  ?=
 WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 STUDY   ?= digits
 PORT    ?= 5000
+# make server: the database of the runs, and the address to bind (127.0.0.1: this machine only)
+DB      ?=
+HOST    ?= 127.0.0.1
 
-.PHONY: install test lint bench study ui report gradcheck clean
+.PHONY: install test lint bench study ui server report gradcheck clean
 
 install: $(STAMP)
 
@@ -36,6 +39,12 @@ study: $(STAMP)
 
 ui: $(STAMP)
 	$(BIN)/hpstudy ui --port $(PORT)
+
+# A team's MLflow tracking server (README, "Scaling out"):
+#   make server DB=postgresql://hpstudy@dbhost/mlflow HOST=0.0.0.0
+server: $(STAMP)
+	$(if $(DB),,$(error make server needs DB=<database URL>, e.g. DB=postgresql://hpstudy@dbhost/mlflow))
+	$(BIN)/hpstudy server --backend-store-uri '$(DB)' --host '$(HOST)' --port '$(PORT)'
 
 # The HTML report of STUDY (several: STUDY="a b") in reports/<study>/; the last line printed is
 # the path of report.html.

@@ -56,6 +56,26 @@ def _parser() -> argparse.ArgumentParser:
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
                         "sqlite:///mlruns/mlflow.db)")
 
+    p = sub.add_parser("server", help="run an MLflow tracking server on a database, for studies "
+                       "spread over several machines (bound to 127.0.0.1 unless --host)")
+    p.add_argument("--backend-store-uri", required=True, metavar="URL",
+                   help="database of the runs, e.g. postgresql://hpstudy@dbhost/mlflow")
+    p.add_argument("--artifacts-destination", default="mlruns/artifacts", metavar="DIR",
+                   help="where the server keeps the artifacts workers send it, a folder or an "
+                        "object-store URI (default: mlruns/artifacts)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: only this machine can connect; "
+                        "0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, help="server processes (default: MLflow's, 4)")
+    p.add_argument("--allowed-hosts", metavar="LIST",
+                   help="Host headers to answer, e.g. mlflow.lab.example:5000,localhost:5000, "
+                        "instead of MLflow's default (localhost and private addresses); its "
+                        "DNS-rebinding protection stays on")
+    p.add_argument("--cors-allowed-origins", metavar="LIST",
+                   help="web origins allowed to call the server, instead of MLflow's default "
+                        "(localhost); its CORS protection stays on")
+
     p = sub.add_parser("report", help="compare the trials of one or more studies on one page "
                        "(HTML, Markdown, CSV)")
     p.add_argument("studies", nargs="+", metavar="STUDY", help="study name(s), e.g. digits")
@@ -134,9 +154,59 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def _check_port(port: int) -> None:
+    if not 0 < port < 65536:
+        raise ValueError(f"--port must be in 1..65535, got {port}")
+
+
+def ui_argv(uri: str, host: str, port: int) -> list[str]:
+    """The ``mlflow ui`` command of ``hpstudy ui``: an argument list, run without a shell."""
+    from pathlib import Path
+
+    return [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+            "--default-artifact-root", str(Path("mlruns/artifacts").resolve()),
+            "--host", host, "--port", str(port)]
+
+
+def server_argv(backend_store_uri: str, artifacts_destination: str, host: str = "127.0.0.1",
+                port: int = 5000, workers: int | None = None, allowed_hosts: str | None = None,
+                cors_allowed_origins: str | None = None) -> list[str]:
+    """The ``mlflow server`` command of ``hpstudy server``: an argument list, run without a
+    shell. Artifacts are proxied by the server (``mlflow-artifacts:``), so workers on other
+    machines need no access to ``artifacts_destination``. MLflow's host and CORS checks stay on:
+    given lists replace its defaults, and ``*`` (which would switch them off) is refused.
+    """
+    from pathlib import Path
+
+    _check_port(port)
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    for option, value in (("--allowed-hosts", allowed_hosts),
+                          ("--cors-allowed-origins", cors_allowed_origins)):
+        if value is not None and "*" in [v.strip() for v in value.split(",")]:
+            raise ValueError(f"{option} '*' would switch off MLflow's protection; list the "
+                             "hosts or origins instead")
+    dest = artifacts_destination if "://" in artifacts_destination \
+        else str(Path(artifacts_destination).resolve())
+    argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_store_uri,
+            "--artifacts-destination", dest, "--host", host, "--port", str(port)]
+    extra = (("--workers", workers), ("--allowed-hosts", allowed_hosts),
+             ("--cors-allowed-origins", cors_allowed_origins))
+    return argv + [str(x) for option, value in extra if value is not None for x in (option, value)]
+
+
+def server_env() -> dict[str, str]:
+    """The environment of ``hpstudy ui`` / ``server``: this one, without the variable that
+    would switch MLflow's security middleware (host and CORS checks) off."""
+    return {k: v for k, v in os.environ.items()
+            if k != "MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE"}
+
+
 def cmd_ui(args) -> int:
     import subprocess
     from pathlib import Path
+
+    from hpstudy.experiment.storage import redact
 
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or \
         "sqlite:///mlruns/mlflow.db"
@@ -144,15 +214,25 @@ def cmd_ui(args) -> int:
         db = Path(uri[len("sqlite:///"):])
         if not db.is_file():
             raise FileNotFoundError(f"{db}: no MLflow database yet; run `make study` first")
-    if not 0 < args.port < 65536:
-        raise ValueError(f"--port must be in 1..65535, got {args.port}")
-    print(f"MLflow UI on http://{args.host}:{args.port}  (store {uri}; Ctrl-C to stop)",
+    _check_port(args.port)
+    print(f"MLflow UI on http://{args.host}:{args.port}  (store {redact(uri)}; Ctrl-C to stop)",
           flush=True)
     # A separate process (argument list, no shell): the CLI itself never imports mlflow.
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-           "--default-artifact-root", str(Path("mlruns/artifacts").resolve()),
-           "--host", args.host, "--port", str(args.port)]
-    return subprocess.call(cmd)
+    return subprocess.call(ui_argv(uri, args.host, args.port), env=server_env())
+
+
+def cmd_server(args) -> int:
+    import subprocess
+
+    from hpstudy.experiment.storage import redact
+
+    argv = server_argv(args.backend_store_uri, args.artifacts_destination, args.host, args.port,
+                       args.workers, args.allowed_hosts, args.cors_allowed_origins)
+    dest = argv[argv.index("--artifacts-destination") + 1]
+    print(f"MLflow tracking server on http://{args.host}:{args.port} (runs in "
+          f"{redact(args.backend_store_uri)}, artifacts in {dest}); workers pass --tracking-uri "
+          f"http://<this machine>:{args.port}; Ctrl-C to stop", flush=True)
+    return subprocess.call(argv, env=server_env())
 
 
 def cmd_gradcheck(args) -> int:
@@ -161,8 +241,8 @@ def cmd_gradcheck(args) -> int:
     return main(seed=args.seed)
 
 
-COMMANDS = {"study": cmd_study, "train": cmd_train, "ui": cmd_ui, "report": cmd_report,
-            "datasets": cmd_datasets, "gradcheck": cmd_gradcheck}
+COMMANDS = {"study": cmd_study, "train": cmd_train, "ui": cmd_ui, "server": cmd_server,
+            "report": cmd_report, "datasets": cmd_datasets, "gradcheck": cmd_gradcheck}
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

@@ -715,7 +715,9 @@ STUDY_KEYS = (
     "name", "objective", "objectives", "direction", "directions", "trials", "timeout",
     "sampler", "pruner", "seed",
 )
-_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+#: study names: they also name an MLflow experiment and its artifact folder, so a name starts
+#: with a letter or digit (never ``.``, ``..`` or an option-like ``-x``)
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 def metric_direction(metric: str) -> str:
@@ -807,7 +809,7 @@ def _study_name(source: str, table: dict) -> str:
     name = table.get("name", default)
     if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):
         where = "" if "name" in table else " (taken from the file name; set study.name)"
-        problem = f"must be letters, digits, _ . - only{where}"
+        problem = f"must be letters, digits, _ . - only, starting with a letter or digit{where}"
         raise ConfigError(source, "study.name", problem, name)
     return name
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hpstudy.experiment.finish import ranked
+from hpstudy.experiment.storage import redact
 
 #: hyperparameters shown in the console table, in this order
 SHOWN = ("learning_rate", "batch_size", "depth", "width", "activation", "initializer",
@@ -40,8 +41,9 @@ def print_outcome(outcome) -> None:
     record, cfg = outcome.finish, outcome.cfg
     c = record["counts"]
     print(f"\nstudy {cfg.study.name!r}: {c['completed']} completed, {c['pruned']} pruned, "
-          f"{c['diverged']} diverged, {c['failed']} failed, {c['interrupted']} interrupted "
-          f"(target {record['target']}); this run: {outcome.ran} trials in "
+          f"{c['diverged']} diverged, {c['failed']} failed, {c['interrupted']} interrupted"
+          + (f", {c['queued']} queued for the next run" if c.get("queued") else "")
+          + f" (target {record['target']}); this run: {outcome.ran} trials in "
           f"{outcome.seconds:.1f} s\n")
     print(top_table(outcome.study, cfg.objectives))
     best = record.get("best")
@@ -53,9 +55,12 @@ def print_outcome(outcome) -> None:
     if reg:
         print(f"model registry: {reg['name']} version {reg['version']} (models:/{reg['name']}/"
               f"{reg['version']})")
-    print(f"\nresults: MLflow {outcome.tracking_uri} (experiment {cfg.study.name!r}), "
-          f"Optuna {outcome.storage}")
-    print("browse:  make ui            (MLflow UI on http://127.0.0.1:5000)")
+    print(f"\nresults: MLflow {redact(outcome.tracking_uri)} (experiment {cfg.study.name!r}), "
+          f"Optuna {redact(outcome.storage)}")
+    if outcome.tracking_uri.startswith(("http://", "https://")):
+        print(f"browse:  {outcome.tracking_uri}  (the tracking server's UI)")
+    else:
+        print("browse:  make ui            (MLflow UI on http://127.0.0.1:5000)")
     print(f"compare: make report STUDY={cfg.study.name}")
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import optuna
 
 from hpstudy.evaluation.stability import retraining_stability
+from hpstudy.experiment.claims import study_lock
 from hpstudy.experiment.objective import (
     OUTCOME,
     build_network,
@@ -84,23 +85,26 @@ def retrain_top(ctx, top: int) -> dict:
 
 
 def register_best(ctx) -> dict | None:
-    """Register the best trial's model under the study's name (once per run)."""
+    """Register the best trial's model under the study's name (once per run; processes that
+    finish the same study together take turns under the study's lock)."""
     best = best_trial(ctx.study)
     if best is None or not best.user_attrs.get("has_model"):
         return None
     run_id, name = best.user_attrs["mlflow_run_id"], ctx.cfg.study.name
-    versions = ctx.tracker.client.search_model_versions(f"name = '{name}'")
-    for v in versions:
-        if v.run_id == run_id:
-            return {"name": name, "version": v.version, "run_id": run_id}
-    mv = ctx.tracker.register_model(run_id, name)
+    with study_lock(ctx.study):
+        versions = ctx.tracker.client.search_model_versions(f"name = '{name}'")
+        for v in versions:
+            if v.run_id == run_id:
+                return {"name": name, "version": v.version, "run_id": run_id}
+        mv = ctx.tracker.register_model(run_id, name)
     return {"name": name, "version": mv.version, "run_id": run_id}
 
 
 def counts(study: optuna.Study) -> dict:
-    """Trials by outcome: completed, pruned, diverged, failed (errors), interrupted, running."""
+    """Trials by outcome: completed, pruned, diverged, failed (errors), interrupted, running,
+    queued (WAITING: claimed by the next worker or run; see :mod:`hpstudy.experiment.claims`)."""
     out = dict.fromkeys(("completed", "pruned", "diverged", "failed", "interrupted",
-                         "running"), 0)
+                         "running", "queued"), 0)
     for t in study.get_trials(deepcopy=False):
         if t.state == State.COMPLETE:
             out["completed"] += 1
@@ -108,6 +112,8 @@ def counts(study: optuna.Study) -> dict:
             out["pruned"] += 1
         elif t.state == State.RUNNING:
             out["running"] += 1
+        elif t.state == State.WAITING:
+            out["queued"] += 1
         elif t.user_attrs.get(OUTCOME) in ("diverged", "interrupted"):
             out[t.user_attrs[OUTCOME]] += 1
         else:
@@ -204,9 +210,10 @@ def finish_study(ctx, target: int, seconds: float) -> dict:
     params = {"dataset": ctx.dataset.name, "dataset_fingerprint": ctx.dataset.fingerprint,
               "objectives": ",".join(ctx.cfg.objectives), "sampler": ctx.cfg.study.sampler,
               "pruner": ctx.cfg.study.pruner, "target_trials": target}
-    existing = ctx.tracker.get_run(ctx.parent_id).data.params
-    ctx.tracker.log_params(ctx.parent_id, {k: v for k, v in params.items()
-                                            if str(existing.get(k, v)) == str(v)})
+    with study_lock(ctx.study):  # workers that finish together: each param is logged once
+        existing = ctx.tracker.get_run(ctx.parent_id).data.params
+        ctx.tracker.log_params(ctx.parent_id, {k: v for k, v in params.items()
+                                                if k not in existing})
     retrain = retrain_top(ctx, ctx.cfg.stability.retrain_top) \
         if ctx.cfg.stability.retrain_top else {}
     registered = register_best(ctx)

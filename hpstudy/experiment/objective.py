@@ -43,6 +43,8 @@ from hpstudy.nn import Callback, DivergenceError, Network
 OUTCOME = "hpstudy_outcome"
 #: outcomes that count towards a study's trial target
 COUNTED = ("completed", "pruned", "diverged")
+#: Optuna user attribute holding a completed trial's objective values
+VALUES = "hpstudy_values"
 
 
 def network_spec(params: dict, dataset, train_cfg) -> dict:
@@ -316,6 +318,9 @@ class Objective:
             if run_id is not None:
                 self._record_failure(trial, run_id, hook, err)
             raise
+        # outcome and values before the run ends: if the worker dies before Optuna hears of
+        # it, the recovery completes the trial with them (runner.settle_dead_trials)
+        trial.set_user_attr(VALUES, [float(v) for v in values])
         trial.set_user_attr(OUTCOME, "completed")
         self.tracker.end_run(run_id, "FINISHED", "COMPLETE")
         return values[0] if len(values) == 1 else values

@@ -5,6 +5,26 @@ the parent run's summary and Optuna's plots).
 The trial target is a total. A trial counts towards it when it completed, was pruned or
 diverged; trials interrupted by Ctrl-C, SIGTERM or a dead worker, and trials that raised an
 unexpected error, do not, so running the same command again tops the study up.
+
+Exact targets, on one machine or many
+-------------------------------------
+Workers never decide on their own that one more trial is needed: they claim queued (WAITING)
+trials, which the process that starts a study queues once for the whole target and every
+failure replaces once (:mod:`hpstudy.experiment.claims`). So ``--workers N`` processes, and
+``hpstudy study`` processes on several machines sharing an RDB storage, reach exactly the
+target. A worker with no token left waits while trials still run elsewhere (one may fail and be
+queued again), then finishes the study; so every process that joined ends with the whole study
+logged. Each claimed trial re-seeds the sampler with ``seed + trial number``: workers started
+at the same moment on several machines do not propose the same values. Studies with the grid
+sampler keep the older loop (run until the target is counted or the grid is exhausted; with
+``--workers`` each process gets an even share).
+
+Crashes: a trial left RUNNING by a dead worker (a process of this machine that is gone, or on
+an RDB storage a heartbeat silent for :data:`~hpstudy.experiment.storage.GRACE_SECONDS`) is
+settled at start and by waiting workers: failed as ``interrupted`` and queued again with the
+same parameters, or completed when its objective had already finished and only Optuna had not
+been told. MLflow runs left RUNNING are ended the way their trial ended (KILLED when
+interrupted). Queued trials left by an interrupted run are run first by the next one.
 """
 
 from __future__ import annotations
@@ -14,18 +34,43 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 
+from hpstudy.experiment.claims import (
+    claim,
+    counted,
+    fail_stale,
+    n_counted,
+    requeue,
+    run_claimed,
+    study_lock,
+    tally,
+    top_up,
+    uses_tokens,
+)
 from hpstudy.experiment.config import load_config
-from hpstudy.experiment.objective import COUNTED, OUTCOME, Objective
+from hpstudy.experiment.errors import ConfigError
+from hpstudy.experiment.objective import OUTCOME, VALUES, Objective
 from hpstudy.experiment.space import make_pruner, make_sampler
-from hpstudy.experiment.storage import is_journal, open_storage, resolve_storage_url
+from hpstudy.experiment.storage import open_storage, resolve_storage_url
 
+__all__ = ["RunOptions", "StudyError", "counted", "n_counted", "recover_stale", "run_study", "work"]
+
+State = optuna.trial.TrialState
 #: consecutive unexpected trial errors after which a worker gives up
 MAX_CONSECUTIVE_ERRORS = 3
+#: seconds between two looks at the study of a worker waiting for other workers' trials
+POLL_SECONDS = 1.0
+#: a journal trial RUNNING this long without the host/pid tags of its worker is stale (its
+#: worker died between claiming it and tagging it, a few milliseconds)
+UNTAGGED_GRACE_SECONDS = 60.0
 
 
 class StudyError(RuntimeError):
@@ -55,31 +100,36 @@ class WorkerContext:
     study: optuna.Study
     experiment_id: str
     parent_id: str
-
-
-def counted(trial) -> bool:
-    """Does a frozen trial count towards the target?"""
-    if trial.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
-        return True
-    return trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs.get(OUTCOME) in COUNTED
-
-
-def n_counted(study: optuna.Study) -> int:
-    return sum(counted(t) for t in study.get_trials(deepcopy=False))
+    #: ``reseed(trial_number)`` gives the study a sampler seeded for that trial (or None)
+    reseed: Callable[[int], None] | None = None
 
 
 def load_settings(options: RunOptions):
-    """Validated config and dataset; nothing is stored before this succeeds."""
+    """Validated config and dataset; nothing is stored before this succeeds.
+
+    When the config does not say the task (a CSV file without ``data.task``), it is checked
+    again with the task the data showed, so that a metric, loss or chart of the other task is
+    refused here rather than failing every trial.
+    """
     from hpstudy.data import load_dataset
 
     cfg = load_config(options.config_path, options.overrides or None)
     dataset = load_dataset(cfg.data.dataset, **cfg.data.options)
+    if cfg.data.task is None:
+        try:
+            cfg = load_config(options.config_path,
+                              {**(options.overrides or {}), "data.task": dataset.task})
+        except ConfigError as err:
+            raise ConfigError(err.source, err.key, f"{err.problem} (the data in "
+                              f"{cfg.data.dataset} is a {dataset.task} task; set data.task "
+                              "if it is not)", *([err.value] if err.has_value else [])) from err
     return cfg, dataset
 
 
 def open_study(cfg, options: RunOptions, worker: int = 0) -> optuna.Study:
     """Create or load the study; its sampler is seeded by the config seed, the worker index
-    and the number of trials so far, so resumed and parallel workers do not repeat proposals."""
+    and the number of trials so far, so resumed and parallel workers do not repeat proposals
+    (studies on claim tokens re-seed it for each claimed trial: see the module docstring)."""
     storage = open_storage(resolve_storage_url(options.storage))
     name = options.name or cfg.study.name
     existing = [s.study_name for s in optuna.get_all_study_summaries(storage, False)]
@@ -98,39 +148,145 @@ def open_study(cfg, options: RunOptions, worker: int = 0) -> optuna.Study:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Does process ``pid`` of this machine still run? A zombie (dead, not yet reaped by its
+    parent) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): os.kill said it exists
+
+
+def _is_dead(trial, host: str, now: datetime, stale: set[int]) -> bool:
+    """Was this RUNNING trial left by a dead worker?
+
+    Yes when its heartbeat stopped (``stale``: RDB storages), when it is tagged with this host
+    and a pid that no longer exists, or when it is still untagged after
+    :data:`UNTAGGED_GRACE_SECONDS` (its worker died between claiming and tagging it).
+    """
+    if trial._trial_id in stale:
+        return True
+    pid = trial.user_attrs.get("pid")
+    if pid is not None:
+        return trial.user_attrs.get("host") == host and not _pid_alive(int(pid))
+    started = trial.datetime_start
+    return started is not None and (now - started).total_seconds() > UNTAGGED_GRACE_SECONDS
+
+
+def _stale_ids(study: optuna.Study) -> set[int]:
+    """Ids of the RUNNING trials whose heartbeat stopped (empty without heartbeats).
+
+    Read through the storage's ``_get_stale_trial_ids``, which Optuna's own
+    ``fail_stale_trials`` uses; when an Optuna release drops it, ``reap`` still has that.
+    """
+    storage = study._storage
+    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+    stale = getattr(storage, "_get_stale_trial_ids", None)
+    return set(stale(study._study_id)) if interval is not None and stale is not None else set()
+
+
+def _settled(trial) -> tuple[State, list | None]:
+    """The state (and values) a dead worker's RUNNING trial ends in: what its objective had
+    decided when it got that far (the outcome is recorded before the MLflow run ends), else
+    FAIL as ``interrupted``."""
+    outcome = trial.user_attrs.get(OUTCOME)
+    if outcome == "completed" and trial.user_attrs.get(VALUES) is not None:
+        return State.COMPLETE, trial.user_attrs[VALUES]
+    if outcome == "pruned":
+        return State.PRUNED, None
+    return State.FAIL, None
+
+
+def settle_dead_trials(study: optuna.Study) -> int:
+    """End the RUNNING trials of dead workers (:func:`_is_dead`); returns how many.
+
+    A trial whose objective had finished (only Optuna had not been told) ends as it decided;
+    any other is failed as ``interrupted`` and queued again with the same parameters for
+    another worker (an ``error`` gets a fresh trial). Trials are ended under the study's lock,
+    after a second look, so that two workers never settle (and replace) the same one.
+    """
+    host, now, stale = socket.gethostname(), datetime.now(), _stale_ids(study)
+    dead = [t._trial_id for t in study.get_trials(deepcopy=False, states=(State.RUNNING,))
+            if _is_dead(t, host, now, stale)]
+    if not dead:
+        return 0
+    with study_lock(study):
+        running = {t._trial_id: t
+                   for t in study.get_trials(deepcopy=False, states=(State.RUNNING,))}
+        return sum(_settle(study, running[i]) for i in dead if i in running)
+
+
+def _settle(study: optuna.Study, t) -> bool:
+    """End one dead worker's trial (see :func:`settle_dead_trials`); False if another
+    process (Optuna's heartbeat check) ended it first."""
+    state, values = _settled(t)
+    outcome = t.user_attrs.get(OUTCOME)
+    try:
+        if state == State.FAIL and outcome not in ("diverged", "error", "interrupted"):
+            outcome = "interrupted"
+            study._storage.set_trial_user_attr(t._trial_id, OUTCOME, outcome)
+            study._storage.set_trial_user_attr(
+                t._trial_id, "reason", "interrupted: the worker process died during the trial")
+        study._storage.set_trial_state_values(t._trial_id, state, values)
+    except UpdateFinishedTrialError:
+        return False
+    if state == State.FAIL and outcome != "diverged":
+        requeue(study, t, retry=outcome == "interrupted")
     return True
 
 
-def recover_stale(study: optuna.Study, tracker, experiment_id: str, url: str) -> int:
-    """Fail trials left RUNNING by dead processes and kill their MLflow runs; returns the count.
+def _run_end(trial) -> tuple[str, str, str]:
+    """``(MLflow status, Optuna state, reason)`` for the run of a finished trial (objective.py's
+    table of outcomes); a run without a finished trial was interrupted."""
+    reason = "interrupted: the worker process died during the trial"
+    if trial is None or not trial.state.is_finished():
+        return "KILLED", "FAIL", reason
+    if trial.state == State.COMPLETE:
+        return "FINISHED", "COMPLETE", ""
+    if trial.state == State.PRUNED:
+        return "KILLED", "PRUNED", trial.user_attrs.get("reason", "pruned")
+    outcome = trial.user_attrs.get(OUTCOME)
+    status = "FAILED" if outcome in ("diverged", "error") else "KILLED"
+    return status, "FAIL", trial.user_attrs.get("reason", reason)
 
-    A RUNNING trial is stale when it was started on this machine by a process that no longer
-    exists. Trials of other machines are left to the RDB storage's heartbeat (a journal file is
-    only shared on one machine). MLflow trial runs still RUNNING whose trial is no longer running
-    are killed too.
+
+def kill_orphan_runs(study: optuna.Study, tracker, experiment_id: str) -> int:
+    """End the trial runs still RUNNING whose trial is not (its worker died), as the trial
+    ended (KILLED when it was interrupted). Returns how many runs were ended.
+
+    Runs are read before trials: a live worker creates a trial's run after claiming the trial,
+    and ends it before telling Optuna the trial is over. A run is re-read before it is ended,
+    so one that its worker ended in between is left alone.
     """
-    host, stale = socket.gethostname(), 0
-    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    for t in running:
-        mine = t.user_attrs.get("host") == host or (is_journal(url) and "host" not in t.user_attrs)
-        pid = t.user_attrs.get("pid")
-        if mine and (pid is None or not _pid_alive(int(pid))):
-            study._storage.set_trial_user_attr(t._trial_id, OUTCOME, "interrupted")
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-            stale += 1
-    still = {t.number for t in study.get_trials(deepcopy=False,
-                                                  states=(optuna.trial.TrialState.RUNNING,))}
-    for run in tracker.search(experiment_id, "attributes.status = 'RUNNING'"):
+    runs = tracker.search(experiment_id, "attributes.status = 'RUNNING'")
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    ended = 0
+    for run in runs:
         number = run.data.tags.get("hpstudy.trial")
-        if number is not None and int(number) not in still:
-            tracker.end_run(run.info.run_id, "KILLED", "FAIL",
-                            "interrupted: the worker process died during the trial")
+        trial = None if number is None else trials.get(int(number))
+        if number is None or (trial is not None and trial.state == State.RUNNING):
+            continue
+        if tracker.get_run(run.info.run_id).info.status != "RUNNING":
+            continue
+        tracker.end_run(run.info.run_id, *_run_end(trial))
+        ended += 1
+    return ended
+
+
+def recover_stale(study: optuna.Study, tracker, experiment_id: str) -> int:
+    """End the trials left RUNNING by dead processes of this machine (:func:`settle_dead_trials`)
+    and the MLflow runs left RUNNING (:func:`kill_orphan_runs`); returns the trials ended.
+
+    Only this study's trials and this study's experiment are looked at.
+    """
+    stale = settle_dead_trials(study)
+    kill_orphan_runs(study, tracker, experiment_id)
     return stale
 
 
@@ -145,20 +301,72 @@ def _say(line: str) -> None:
     tqdm.write(line.splitlines()[0] if line else line, file=sys.stderr)
 
 
-def work(ctx: WorkerContext, quota: int, target: int, deadline: float | None,
-         on_trial=None) -> int:
-    """Run trials until this worker finished ``quota`` counted ones, the study reached
-    ``target``, or ``deadline`` (``time.monotonic()``) passed. Returns the counted trials run."""
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def reap(ctx: WorkerContext) -> None:
+    """End (and queue again) the trials of dead workers: stopped RDB heartbeats, dead local
+    processes (:func:`settle_dead_trials`; Optuna's ``fail_stale_trials`` as a fallback)."""
+    settle_dead_trials(ctx.study)
+    fail_stale(ctx.study)
+
+
+def next_claim(ctx: WorkerContext, target: int, deadline: float | None) -> int | None:
+    """Claim a queued trial; while none is queued but trials still run, wait for them (one may
+    fail and be queued again). Returns the claimed trial's id, or None when the study has
+    nothing left to run for ``target`` or ``deadline`` passed.
+
+    Queued trials beyond the target (left by an earlier run with a larger one) are not claimed.
+    """
+    while not _past(deadline):
+        reap(ctx)
+        now = tally(ctx.study)
+        if now.queued and now.counted + now.running < target:
+            trial_id = claim(ctx.study)
+            if trial_id is not None:
+                return trial_id
+            continue  # other workers were faster; look again
+        if not now.running:
+            return None
+        time.sleep(POLL_SECONDS)
+    return None
+
+
+def _token_trial(ctx: WorkerContext, objective, target: int, deadline: float | None):
+    """Claim and run one trial; None when there is none to run (see :func:`next_claim`)."""
+    trial_id = next_claim(ctx, target, deadline)
+    if trial_id is None:
+        return None
+    if ctx.reseed is not None:
+        ctx.reseed(ctx.study._storage.get_trial_number_from_id(trial_id))
+    return run_claimed(ctx.study, trial_id, objective)
+
+
+def _grid_trial(ctx: WorkerContext, objective, target: int, deadline: float | None):
+    """One trial of a grid study through ``Study.optimize``; None once the target is counted."""
+    if n_counted(ctx.study) >= target:
+        return None
+    ran: list = []  # the trial just run, as Optuna hands it to callbacks (any state)
+    ctx.study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False,
+                       callbacks=[lambda _study, trial: ran.append(trial)])
+    return ran[-1]
+
+
+def work(ctx: WorkerContext, target: int, deadline: float | None = None, on_trial=None,
+         quota: int | None = None) -> int:
+    """Run trials until the study has nothing left to run for ``target`` (module docstring),
+    this worker finished ``quota`` counted ones (when given), or ``deadline``
+    (``time.monotonic()``) passed. Returns the counted trials this worker ran."""
     objective = Objective(ctx.cfg, ctx.dataset, ctx.tracker, ctx.experiment_id, ctx.parent_id)
+    step = _token_trial if uses_tokens(ctx.study) else _grid_trial
+    top_up(ctx.study, target)
     done = errors = 0
-    while done < quota and (deadline is None or time.monotonic() < deadline):
-        if n_counted(ctx.study) >= target:
+    while (quota is None or done < quota) and not _past(deadline):
+        last = step(ctx, objective, target, deadline)
+        if last is None:
             break
-        ran: list = []  # the trial just run, as Optuna hands it to callbacks (any state)
-        ctx.study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False,
-                           callbacks=[lambda _study, trial, ran=ran: ran.append(trial)])
-        last = ran[-1]
-        if last.state == optuna.trial.TrialState.FAIL:
+        if last.state == State.FAIL:
             _say(f"trial {last.number}: {last.user_attrs.get(OUTCOME, 'failed')}: "
                  f"{last.user_attrs.get('reason', last.system_attrs.get('fail_reason', ''))}")
         if counted(last):
@@ -188,17 +396,33 @@ def _open_context(options: RunOptions, worker: int) -> WorkerContext:
     tracker = Tracker(options.tracking_uri)
     study = open_study(cfg, options, worker)
     exp_id = tracker.experiment_id(cfg.study.name)
-    parent = tracker.study_run(exp_id, cfg.study.name)
-    return WorkerContext(cfg, dataset, tracker, study, exp_id, parent)
+    with study_lock(study):  # processes that start a new study together make one parent run
+        parent = tracker.study_run(exp_id, cfg.study.name)
+
+    def reseed(number: int) -> None:
+        study.sampler = make_sampler(cfg.study, cfg.search, seed=cfg.study.seed + number)
+
+    return WorkerContext(cfg, dataset, tracker, study, exp_id, parent, reseed)
 
 
-def _worker_main(options: RunOptions, worker: int, quota: int, target: int,
-                 deadline_in: float | None) -> None:
-    """Entry point of a worker process (spawned: a fresh interpreter, no inherited state)."""
+def _worker_main(options: RunOptions, worker: int, quota: int | None, target: int,
+                 deadline_in: float | None, barrier=None) -> None:
+    """Entry point of a worker process (spawned: a fresh interpreter, no inherited state).
+
+    The workers wait for each other at ``barrier`` once their stores are open, so that the
+    first one ready does not claim every queued trial before the others have started.
+    """
     signal.signal(signal.SIGTERM, _raise_interrupt)
     deadline = None if deadline_in is None else time.monotonic() + deadline_in
     try:
-        work(_open_context(options, worker), quota, target, deadline)
+        try:
+            ctx = _open_context(options, worker)
+        except BaseException:
+            if barrier is not None:
+                barrier.abort()  # the others stop waiting for this worker
+            raise
+        _meet(barrier)
+        work(ctx, target, deadline, quota=quota)
     except KeyboardInterrupt:
         sys.exit(130)
     except StudyError as err:
@@ -206,8 +430,20 @@ def _worker_main(options: RunOptions, worker: int, quota: int, target: int,
         sys.exit(2)
 
 
+def _meet(barrier) -> None:
+    """Wait (at most 120 s) for the other workers at ``barrier``; go on without the ones that
+    failed to start (they break it)."""
+    if barrier is None:
+        return
+    try:
+        barrier.wait(timeout=120)
+    except threading.BrokenBarrierError:
+        pass
+
+
 def _quotas(remaining: int, workers: int) -> list[int]:
-    """Split ``remaining`` trials over ``workers`` as evenly as possible (no worker idles)."""
+    """Split ``remaining`` trials over ``workers`` as evenly as possible (no worker idles);
+    used for grid studies, which have no queue to share."""
     workers = max(1, min(workers, remaining))
     return [remaining // workers + (i < remaining % workers) for i in range(workers)]
 
@@ -219,23 +455,42 @@ def _progress(total: int, initial: int, enabled: bool):
                 dynamic_ncols=True, file=sys.stderr, desc="trials")
 
 
-def run_in_processes(ctx: WorkerContext, options: RunOptions, quotas: list[int], target: int,
-                     deadline_in: float | None) -> None:
+def _plan(study: optuna.Study, target: int, workers: int) -> list[int | None]:
+    """The quotas of the worker processes to start; empty when there is nothing to run.
+
+    Token studies: queue what the target misses, then one worker per queued trial up to
+    ``workers``, without quotas (they share the queue). Grid studies: an even split.
+    """
+    if not uses_tokens(study):
+        remaining = max(0, target - n_counted(study))
+        return _quotas(remaining, workers) if remaining else []
+    top_up(study, target)
+    now = tally(study)
+    if not now.running and (not now.queued or now.counted >= target):
+        return []
+    return [None] * max(1, min(workers, now.queued))
+
+
+def run_in_processes(ctx: WorkerContext, options: RunOptions, quotas: list[int | None],
+                     target: int, deadline_in: float | None) -> None:
     """Run one spawned process per quota on the shared stores; the parent shows progress.
 
-    BLAS threads are divided between the workers (``OMP/OPENBLAS/MKL_NUM_THREADS``).
+    BLAS threads are divided between the workers (``OMP/OPENBLAS/MKL_NUM_THREADS``). A worker
+    that died (killed, out of memory) is an error only if the study fell short of its target:
+    the others ran its trial again.
     """
     threads = str(_threads_per_worker(len(quotas)))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = threads
     spawn = multiprocessing.get_context("spawn")
-    procs = [spawn.Process(target=_worker_main, args=(options, i, q, target, deadline_in),
+    barrier = spawn.Barrier(len(quotas))
+    procs = [spawn.Process(target=_worker_main, args=(options, i, q, target, deadline_in, barrier),
                            name=f"hpstudy-worker-{i}") for i, q in enumerate(quotas)]
     for p in procs:
         p.start()
     bar = _progress(target, n_counted(ctx.study), options.progress)
     try:
-        while any(p.is_alive() for p in procs):
+        while any([p.is_alive() for p in procs]):  # a list: every child is polled (reaped)
             time.sleep(0.5)
             bar.n = min(target, n_counted(ctx.study))
             bar.refresh()
@@ -250,11 +505,13 @@ def run_in_processes(ctx: WorkerContext, options: RunOptions, quotas: list[int],
         bar.n = min(target, n_counted(ctx.study))
         bar.close()
     failed = [p.name for p in procs if p.exitcode not in (0, None)]
-    if failed:
+    if failed and n_counted(ctx.study) < target:
         raise StudyError(f"worker(s) {', '.join(failed)} stopped with an error; see above")
+    if failed:
+        _say(f"note: worker(s) {', '.join(failed)} stopped early; the others finished the study")
 
 
-def run_here(ctx: WorkerContext, options: RunOptions, quota: int, target: int,
+def run_here(ctx: WorkerContext, options: RunOptions, quota: int | None, target: int,
              deadline_in: float | None) -> None:
     """Run the trials in this process with a progress bar."""
     bar = _progress(target, n_counted(ctx.study), options.progress)
@@ -266,7 +523,7 @@ def run_here(ctx: WorkerContext, options: RunOptions, quota: int, target: int,
         bar.refresh()
 
     try:
-        work(ctx, quota, target, deadline, on_trial=tick)
+        work(ctx, target, deadline, on_trial=tick, quota=quota)
     finally:
         bar.close()
 
@@ -304,16 +561,17 @@ def run_study(options: RunOptions) -> StudyOutcome:
     cfg = ctx.cfg
     target = options.trials or cfg.study.trials
     timeout = options.timeout if options.timeout is not None else (cfg.study.timeout or None)
-    recover_stale(ctx.study, ctx.tracker, ctx.experiment_id, resolve_storage_url(options.storage))
+    recover_stale(ctx.study, ctx.tracker, ctx.experiment_id)
     ctx.tracker.reopen(ctx.parent_id)
     before = n_counted(ctx.study)
-    remaining = max(0, target - before)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        if remaining and options.workers > 1:
-            run_in_processes(ctx, options, _quotas(remaining, options.workers), target, timeout)
-        elif remaining:
-            run_here(ctx, options, remaining, target, timeout)
+        plan = _plan(ctx.study, target, options.workers)
+        if len(plan) > 1:
+            run_in_processes(ctx, options, plan, target, timeout)
+        elif plan:
+            run_here(ctx, options, plan[0], target, timeout)
+        kill_orphan_runs(ctx.study, ctx.tracker, ctx.experiment_id)
         from hpstudy.experiment.finish import finish_study
 
         finish = finish_study(ctx, target, time.perf_counter() - start)

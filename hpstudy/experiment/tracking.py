@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# With a tracking server MLflow prints a "View run ... at: http://..." line per ended run.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 import mlflow  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
@@ -36,6 +38,8 @@ DEFAULT_ARTIFACT_DIR = "mlruns/artifacts"
 ROLE_TAG, STUDY_TAG, TRIAL_TAG = "hpstudy.role", "hpstudy.study", "hpstudy.trial"
 STATE_TAG, REASON_TAG, PARENT_TAG = "hpstudy.state", "hpstudy.reason", "mlflow.parentRunId"
 _BATCH = {"metrics": 1000, "params": 100, "tags": 100}  # MLflow's log_batch limits
+#: words of the errors of two processes creating (migrating) a new database at the same time
+_CREATION_RACE = ("migration", "alembic", "already exists", "duplicate", "locked")
 
 
 class TrackingError(RuntimeError):
@@ -45,10 +49,12 @@ class TrackingError(RuntimeError):
 def resolve_tracking_uri(uri: str | None = None) -> str:
     """``uri``, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlruns/mlflow.db``.
 
-    For a SQLite URI the database's folder is created.
+    For a SQLite URI the database's folder is created, and an existing path that is not an
+    SQLite database file is refused at once (:func:`check_sqlite_file`).
     """
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     if uri.startswith("sqlite:///"):
+        check_sqlite_file(uri, Path(uri[len("sqlite:///"):]))
         folder = Path(uri[len("sqlite:///"):]).parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -56,6 +62,26 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
             raise TrackingError(f"{uri}: cannot create the folder {folder} for the MLflow "
                                 f"database ({err.strerror})") from err
     return uri
+
+
+def check_sqlite_file(uri: str, path: Path) -> None:
+    """Raise :class:`TrackingError` when ``path`` exists but is not an SQLite database file (a
+    folder, or a file that does not start with SQLite's header); it is only read. An empty file
+    is a new database."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise TrackingError(f"{uri}: cannot open the MLflow tracking store: {path} is not a "
+                            "file")
+    try:
+        with open(path, "rb") as f:
+            header = f.read(16)
+    except OSError as err:
+        raise TrackingError(f"{uri}: cannot open the MLflow tracking store: cannot read {path} "
+                            f"({err.strerror})") from err
+    if header and header != b"SQLite format 3\x00":
+        raise TrackingError(f"{uri}: cannot open the MLflow tracking store: {path} is not an "
+                            "SQLite database; it was left untouched")
 
 
 def _retry(fn, *args, attempts: int = 6, **kwargs):
@@ -92,13 +118,25 @@ class Tracker:
         local = self.uri.startswith(("sqlite:", "postgresql", "mysql", "mssql"))
         root = artifact_root or (DEFAULT_ARTIFACT_DIR if local else None)
         self.artifact_root = Path(root).resolve().as_uri() if root and "://" not in root else root
-        try:  # MlflowClient opens (and, if new, migrates) a database store right away
-            self.client = MlflowClient(tracking_uri=self.uri)
-            _retry(self.client.search_experiments, max_results=1)
-        except Exception as err:  # noqa: BLE001 - any failure here means the store is unusable
-            raise TrackingError(f"{self.uri}: cannot open the MLflow tracking store: "
-                                f"{(str(err).splitlines() or [''])[0]}") from err
+        self.client = self._connect(attempts=3 if local else 1)
         mlflow.set_tracking_uri(self.uri)  # for mlflow.register_model / pyfunc.load_model
+
+    def _connect(self, attempts: int) -> MlflowClient:
+        """An MlflowClient on the store, checked with one query. A new database is created and
+        migrated right away; processes that start on it together may collide once, hence the
+        ``attempts`` (database stores)."""
+        for attempt in range(attempts):
+            try:
+                client = MlflowClient(tracking_uri=self.uri)
+                _retry(client.search_experiments, max_results=1)
+                return client
+            except Exception as err:  # noqa: BLE001 - any failure here means the store is unusable
+                racing = any(word in str(err).lower() for word in _CREATION_RACE)
+                if attempt == attempts - 1 or not racing:
+                    raise TrackingError(f"{self.uri}: cannot open the MLflow tracking store: "
+                                        f"{(str(err).splitlines() or [''])[0]}") from err
+                time.sleep(1 + attempt)
+        return None
 
     # -- experiments and runs -----------------------------------------------------------------
 

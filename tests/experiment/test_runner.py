@@ -41,7 +41,7 @@ from hpstudy.experiment.runner import _quotas, counted, n_counted
 from hpstudy.nn import Network
 
 State = optuna.trial.TrialState
-COUNTS = ("completed", "pruned", "diverged", "failed", "interrupted", "running")
+COUNTS = ("completed", "pruned", "diverged", "failed", "interrupted", "running", "queued")
 
 
 def study(stores, config, *extra: str) -> int:
@@ -649,12 +649,15 @@ def test_sigterm_during_a_trial_then_rerun(stores, capsys):
     assert proc.wait(timeout=120) == 130, (stores.root / "process.out").read_text()
     assert "interrupted" in (stores.root / "process.out").read_text()
 
-    assert_nothing_running(stores, "sigterm")
+    assert not stores.runs("sigterm", "attributes.status = 'RUNNING'")
     run = stores.client().get_run(run.info.run_id)
     assert run.info.status == "KILLED"
     assert run.data.tags["hpstudy.state"] == "FAIL"
     assert run.data.tags["hpstudy.reason"].startswith("interrupted")
-    (trial,) = stores.load_study("sigterm").trials
+    # the interrupted trial, then two queued for the rerun: the one never started, and the
+    # interrupted one's replacement (hpstudy.experiment.claims)
+    trial, *queued = stores.load_study("sigterm").trials
+    assert [t.state for t in queued] == [State.WAITING] * 2
     assert trial.state == State.FAIL
     assert trial.user_attrs[OUTCOME] == "interrupted"
     assert not counted(trial)
