@@ -31,8 +31,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check hpstudy tests benchmarks
 
+# Speed against the peers: the network (bench_nn), then whole studies (bench_study, ~15 min;
+# BENCH_ARGS=--quick for a few minutes)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_nn.py
+	$(BIN)/python benchmarks/bench_study.py $(BENCH_ARGS)
 
 study: $(STAMP)
 	$(BIN)/hpstudy study $(EXP) --workers $(WORKERS) $(if $(TRIALS),--trials $(TRIALS))

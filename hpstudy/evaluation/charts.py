@@ -84,10 +84,21 @@ def _title(ax, title: str, subtitle: str | None = None) -> None:
 
 
 def _save(fig: Figure, path) -> Path:
-    """Write `fig` as PNG at `path` (creating folders) and return the path."""
+    """Write `fig` as PNG at `path` (creating folders) and return the path.
+
+    A laid-out Agg figure at :data:`DPI` is laid out once and drawn once: ``savefig`` would
+    first draw it without rendering, only to run the layout (a fifth of a chart's time).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, facecolor="white", format="png")
+    engine = fig.get_layout_engine()
+    if engine is not None and isinstance(fig.canvas, FigureCanvasAgg) and fig.dpi == DPI:
+        engine.execute(fig)
+        fig.set_layout_engine("none")
+        fig.set_facecolor("white")
+        fig.canvas.print_png(path)
+    else:
+        fig.savefig(path, dpi=DPI, facecolor="white", format="png")
     fig.clear()
     return path
 
@@ -317,7 +328,8 @@ def plot_confusion_matrix(cm, class_names: Sequence[str] | None, path, normalize
         for j in range(k):
             text = _cell_text(int(counts[i, j]), shares[i, j], normalize, k)
             ax.text(j, i, text, ha="center", va="center", fontsize=size, linespacing=1.1,
-                    color="white" if values[i, j] > threshold else "#222")
+                    color="white" if values[i, j] > threshold else "#222",
+                    in_layout=False)  # inside its cell: nothing for the layout to measure
     rotate = k * max(map(len, names)) > 48
     ax.set_xticks(range(k), names, rotation=40 if rotate else 0, ha="right" if rotate else "center",
                   rotation_mode="anchor")

@@ -6,6 +6,7 @@ Every step is idempotent, so a resumed study finishes again without logging twic
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import warnings
@@ -21,9 +22,12 @@ from hpstudy.experiment.objective import (
     OUTCOME,
     build_network,
     fit_options,
+    network_kwargs,
+    network_spec,
     predictions,
     targets,
 )
+from hpstudy.experiment.retraining import fitting
 
 State = optuna.trial.TrialState
 
@@ -45,28 +49,85 @@ def best_trial(study: optuna.Study):
     return None
 
 
-def _train_fn(cfg, dataset, params):
+def _as_model(net, dataset, spec: dict):
+    """The model retraining stability measures: the network (classification), or one
+    predicting in the target's own units (regression)."""
+    if dataset.task == "classification":
+        return net
+    return SimpleNamespace(predict=lambda X_: predictions(net, X_, dataset.task, spec))
+
+
+def _train_fn(cfg, dataset, params, trained=None):
     """``train_fn(X, y, seed)`` retraining the trial's network (for retraining stability).
 
     A regression network learns standardised targets; the model handed back predicts in the
     target's own units (like the trial's metrics), so its test R² and the disagreement between
-    retrained models are comparable with them.
+    retrained models are comparable with them. With ``trained`` (an iterator over parameter
+    lists of networks trained elsewhere, in call order) each call builds the network and loads
+    the next parameters instead of training it.
     """
 
     def train(X, y, seed):
         net, spec = build_network(params, dataset, cfg.train, seed)
-        options = fit_options(params, cfg.train, spec, seed)
-        net.fit(X, targets(y, dataset, spec), diagnostics=False, **options)
-        if dataset.task == "classification":
-            return net
-        return SimpleNamespace(predict=lambda X_: predictions(net, X_, dataset.task, spec))
+        if trained is None:
+            options = fit_options(params, cfg.train, spec, seed)
+            net.fit(X, targets(y, dataset, spec), diagnostics=False, **options)
+        else:
+            for live, value in zip(net.parameters(), next(trained), strict=True):
+                live[...] = value
+        return _as_model(net, dataset, spec)
 
     return train
 
 
-def retrain_top(ctx, top: int) -> dict:
-    """Retraining-stability scores for the ``top`` best trials, logged to their runs."""
-    scores, cfg, ds = {}, ctx.cfg, ctx.dataset
+def _retraining(train_fn, cfg, ds) -> dict:
+    return retraining_stability(train_fn, ds.X_train, ds.y_train, ds.X_test, ds.y_test,
+                                k=cfg.stability.retrain_k, method=cfg.stability.retrain_method,
+                                seed=cfg.study.seed, task=ds.task)
+
+
+class _Placeholder:
+    """Constant model of the recording pass (see :func:`_jobs`); its scores are discarded."""
+
+    def __init__(self, k: int):
+        self.k = k
+
+    def predict_proba(self, X):
+        return np.full((len(X), self.k), 1.0 / self.k)
+
+    def predict(self, X):
+        return np.zeros(len(X))
+
+
+def _jobs(cfg, ds, params) -> list[tuple]:
+    """The trainings retraining stability asks for, as :mod:`.retraining` jobs.
+
+    A pass with placeholder models records them: the perturbations come from a seeded
+    generator, so the pass with the trained networks asks for the same ones in the same order.
+    """
+    spec, jobs = network_spec(params, ds, cfg.train), []
+
+    def record(X, y, seed):
+        fit = {**fit_options(params, cfg.train, spec, seed), "diagnostics": False}
+        jobs.append((network_kwargs(params, spec, cfg.train, seed), X, targets(y, ds, spec), fit))
+        return _Placeholder(max(2, ds.n_classes or 2))
+
+    _retraining(record, cfg, ds)
+    return jobs
+
+
+@contextlib.contextmanager
+def retraining(ctx, top: int):
+    """Start the retraining of the ``top`` best trials; yields a function that waits for it,
+    logs the retraining-stability scores to the trials' runs and returns them by trial number.
+
+    The trainings of all the trials run side by side in worker processes
+    (:func:`~hpstudy.experiment.retraining.fitting`), the slowest trial's first, while the
+    caller goes on; the scores are those of training one after the other (same perturbations,
+    seeds and networks). Trials whose run has the scores already are not retrained.
+    """
+    scores, cfg, ds, todo = {}, ctx.cfg, ctx.dataset, []
+    order = [t.number for t in ranked(ctx.study)[:top]]
     for trial in ranked(ctx.study)[:top]:
         run_id = trial.user_attrs.get("mlflow_run_id")
         run = ctx.tracker.get_run(run_id)
@@ -74,14 +135,28 @@ def retrain_top(ctx, top: int) -> dict:
             scores[trial.number] = {k: v for k, v in run.data.metrics.items()
                                     if k.startswith("stability_retrain_")}
             continue
-        result = retraining_stability(
-            _train_fn(cfg, ds, trial.user_attrs["hparams"]), ds.X_train, ds.y_train, ds.X_test,
-            ds.y_test, k=cfg.stability.retrain_k, method=cfg.stability.retrain_method,
-            seed=cfg.study.seed, task=ds.task)
-        metrics = {f"stability_{k}": float(v) for k, v in result.items()}
-        ctx.tracker.log_metrics(run_id, [(metrics, 0)])
-        scores[trial.number] = metrics
-    return scores
+        todo.append((trial, run_id, _jobs(cfg, ds, trial.user_attrs["hparams"])))
+    todo.sort(key=lambda item: -(item[0].duration.total_seconds() if item[0].duration else 0))
+
+    with fitting([job for *_, jobs in todo for job in jobs]) as results:
+        def collect() -> dict:
+            trained = iter(results())
+            for trial, run_id, _ in todo:
+                result = _retraining(_train_fn(cfg, ds, trial.user_attrs["hparams"], trained),
+                                     cfg, ds)
+                metrics = {f"stability_{k}": float(v) for k, v in result.items()}
+                ctx.tracker.log_metrics(run_id, [(metrics, 0)])
+                scores[trial.number] = metrics
+            return {number: scores[number] for number in order}
+
+        yield collect
+
+
+def retrain_top(ctx, top: int) -> dict:
+    """Retraining-stability scores for the ``top`` best trials, logged to their runs (see
+    :func:`retraining`)."""
+    with retraining(ctx, top) as collect:
+        return collect()
 
 
 def register_best(ctx) -> dict | None:
@@ -183,8 +258,9 @@ def summary(ctx, target: int, seconds: float, retrain: dict, registered) -> dict
     }
 
 
-def log_summary(ctx, record: dict) -> None:
-    """Summary metrics, best params, ``summary.json``, ``config.json`` and plots on the parent."""
+def log_summary(ctx, record: dict, folder: Path | None = None) -> None:
+    """Summary metrics, best params, ``summary.json``, ``config.json`` and plots on the parent
+    (the plots drawn here, or already in ``folder/plots`` with their notes in the record)."""
     metrics = {f"n_{k}": v for k, v in record["counts"].items()}
     metrics["study_seconds"] = record["seconds"]
     best = record["best"]
@@ -196,10 +272,12 @@ def log_summary(ctx, record: dict) -> None:
         ctx.tracker.set_tags(ctx.parent_id, {**tags, "hpstudy.best_trial": best["number"],
                                               "hpstudy.best_run_id": best["run_id"]})
     ctx.tracker.log_metrics(ctx.parent_id, [(metrics, 0)])
-    with tempfile.TemporaryDirectory(prefix="hpstudy-study-") as tmp:
-        tmp = Path(tmp)
-        (tmp / "plots").mkdir()
-        record["plots"] = study_plots(ctx.study, tmp / "plots")
+    with contextlib.ExitStack() as stack:
+        tmp = Path(folder or stack.enter_context(tempfile.TemporaryDirectory(
+            prefix="hpstudy-study-")))
+        if folder is None:
+            (tmp / "plots").mkdir()
+            record["plots"] = study_plots(ctx.study, tmp / "plots")
         (tmp / "summary.json").write_text(json.dumps(record, indent=1, default=str))
         (tmp / "config.json").write_text(json.dumps(ctx.cfg.to_dict(), indent=1, default=str))
         ctx.tracker.log_artifacts(ctx.parent_id, tmp)
@@ -214,9 +292,12 @@ def finish_study(ctx, target: int, seconds: float) -> dict:
         existing = ctx.tracker.get_run(ctx.parent_id).data.params
         ctx.tracker.log_params(ctx.parent_id, {k: v for k, v in params.items()
                                                 if k not in existing})
-    retrain = retrain_top(ctx, ctx.cfg.stability.retrain_top) \
-        if ctx.cfg.stability.retrain_top else {}
-    registered = register_best(ctx)
-    record = summary(ctx, target, seconds, retrain, registered)
-    log_summary(ctx, record)
+    with retraining(ctx, ctx.cfg.stability.retrain_top) as collect, \
+            tempfile.TemporaryDirectory(prefix="hpstudy-study-") as tmp:
+        (Path(tmp) / "plots").mkdir()
+        notes = study_plots(ctx.study, Path(tmp) / "plots")  # while the retraining runs
+        retrain = collect()
+        registered = register_best(ctx)
+        record = {**summary(ctx, target, seconds, retrain, registered), "plots": notes}
+        log_summary(ctx, record, Path(tmp))
     return record
