@@ -29,6 +29,7 @@ interrupted). Queued trials left by an interrupted run are run first by the next
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -385,14 +386,15 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _open_context(options: RunOptions, worker: int) -> WorkerContext:
+def _open_context(options: RunOptions, worker: int, settings=None) -> WorkerContext:
+    """Open the stores of a worker; ``settings`` = ``load_settings(options)`` when known."""
     from hpstudy.experiment.tracking import Tracker
 
     # The progress bar and one line per failed trial (see ``work``) say it all; Optuna's own
     # warning for a caught trial failure carries a whole traceback.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
-    cfg, dataset = load_settings(options)
+    cfg, dataset = settings or load_settings(options)
     tracker = Tracker(options.tracking_uri)
     study = open_study(cfg, options, worker)
     exp_id = tracker.experiment_id(cfg.study.name)
@@ -405,40 +407,103 @@ def _open_context(options: RunOptions, worker: int) -> WorkerContext:
     return WorkerContext(cfg, dataset, tracker, study, exp_id, parent, reseed)
 
 
-def _worker_main(options: RunOptions, worker: int, quota: int | None, target: int,
-                 deadline_in: float | None, barrier=None) -> None:
-    """Entry point of a worker process (spawned: a fresh interpreter, no inherited state).
+class Workers:
+    """The worker processes of ``--workers N`` besides this one, started before the stores are
+    open and told their share once this process has planned the run.
 
-    The workers wait for each other at ``barrier`` once their stores are open, so that the
-    first one ready does not claim every queued trial before the others have started.
+    They are forked right after the config and data were checked: a fork shares this process's
+    imports and loaded data, so a worker is ready to open its stores in a fraction of a second
+    (a spawned interpreter spends 5 to 10 s importing optuna, mlflow, scikit-learn and
+    matplotlib first, and the parent waited for it). Nothing is inherited that could break in
+    a child: no store connection, file lock, progress bar or signal handler exists yet, and a
+    fork is only made while this process runs a single thread; otherwise the workers are
+    spawned (they load the settings again themselves).
+
+    Each worker opens its stores, then waits for a message on its pipe: ``("go", quota,
+    target, seconds left)`` or ``("stop",)``.
     """
+
+    def __init__(self, options: RunOptions, count: int, settings):
+        fork = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+        mp = multiprocessing.get_context("fork" if fork else "spawn")
+        self.threads = _threads_per_worker(count + 1)
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(self.threads)  # spawned workers read them at start-up
+        self.procs, self.pipes, self.told = [], [], 0
+        for i in range(1, count + 1):
+            mine, theirs = mp.Pipe()
+            proc = mp.Process(target=_worker_main, name=f"hpstudy-worker-{i}", args=(
+                options, i, theirs, self.threads, settings if fork else None))
+            proc.start()
+            theirs.close()
+            self.procs.append(proc)
+            self.pipes.append(mine)
+
+    def go(self, quotas: list[int | None], target: int, seconds: float | None) -> None:
+        """Start the first ``len(quotas)`` workers with these quotas; the others stop."""
+        for pipe, quota in zip(self.pipes, quotas, strict=False):
+            pipe.send(("go", quota, target, seconds))
+        self.told = len(quotas)
+        self.stop()
+
+    def stop(self) -> None:
+        """Tell the workers not started yet to stop (a no-op for those told already)."""
+        for pipe in self.pipes[self.told:]:
+            with contextlib.suppress(OSError):
+                pipe.send(("stop",))
+        self.told = len(self.pipes)
+
+    def join(self) -> list[str]:
+        """Wait for every worker; returns the names of those that ended with an error."""
+        self.stop()
+        for p in self.procs:
+            p.join()
+        return [p.name for p in self.procs if p.exitcode not in (0, None)]
+
+    def terminate(self) -> None:
+        """SIGTERM to the live workers (each marks its trial failed, its run KILLED); wait."""
+        self.stop()
+        for p in self.procs:
+            if p.is_alive():
+                p.terminate()
+        for p in self.procs:
+            p.join(timeout=60)
+
+
+def _worker_main(options: RunOptions, worker: int, pipe, threads: int, settings) -> None:
+    """Entry point of a worker process (see :class:`Workers`): open the stores, wait for the
+    go, run trials (claimed one at a time: a worker that starts late only finds fewer)."""
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    deadline = None if deadline_in is None else time.monotonic() + deadline_in
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        message = pipe.recv() if pipe.poll() else None  # a run with nothing to do says stop
+        if message is not None and message[0] != "go":
+            return
         try:
-            ctx = _open_context(options, worker)
-        except BaseException:
-            if barrier is not None:
-                barrier.abort()  # the others stop waiting for this worker
-            raise
-        _meet(barrier)
-        work(ctx, target, deadline, quota=quota)
+            ctx, failure = _open_context(options, worker, settings), None
+        except Exception as err:  # noqa: BLE001 - reported below, unless the run is off anyway
+            ctx, failure = None, err
+        if message is None:
+            try:
+                message = pipe.recv()
+            except EOFError:  # the parent is gone
+                message = ("stop",)
+        if message[0] != "go":
+            return
+        if failure is not None:  # this process cannot open what the parent opened
+            _say(f"hpstudy worker {worker}: error: {failure}")
+            sys.exit(2)
+        _, quota, target, seconds = message
+        deadline = None if seconds is None else time.monotonic() + seconds
+        with threadpool_limits(limits=threads, user_api="blas"):
+            work(ctx, target, deadline, quota=quota)
     except KeyboardInterrupt:
         sys.exit(130)
     except StudyError as err:
         _say(f"hpstudy worker {worker}: error: {err}")
         sys.exit(2)
-
-
-def _meet(barrier) -> None:
-    """Wait (at most 120 s) for the other workers at ``barrier``; go on without the ones that
-    failed to start (they break it)."""
-    if barrier is None:
-        return
-    try:
-        barrier.wait(timeout=120)
-    except threading.BrokenBarrierError:
-        pass
 
 
 def _quotas(remaining: int, workers: int) -> list[int]:
@@ -471,40 +536,24 @@ def _plan(study: optuna.Study, target: int, workers: int) -> list[int | None]:
     return [None] * max(1, min(workers, now.queued))
 
 
-def run_in_processes(ctx: WorkerContext, options: RunOptions, quotas: list[int | None],
-                     target: int, deadline_in: float | None) -> None:
-    """Run one spawned process per quota on the shared stores; the parent shows progress.
+def run_in_processes(ctx: WorkerContext, options: RunOptions, workers: Workers,
+                     quotas: list[int | None], target: int, deadline_in: float | None) -> None:
+    """Run the study on ``len(quotas)`` workers: this process (worker 0, with the progress
+    bar) and the first ``len(quotas) - 1`` of ``workers``, all on the shared stores.
 
-    BLAS threads are divided between the workers (``OMP/OPENBLAS/MKL_NUM_THREADS``). A worker
-    that died (killed, out of memory) is an error only if the study fell short of its target:
-    the others ran its trial again.
+    A worker that died (killed, out of memory) is an error only if the study fell short of its
+    target: the others ran its trial again.
     """
-    threads = str(_threads_per_worker(len(quotas)))
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = threads
-    spawn = multiprocessing.get_context("spawn")
-    barrier = spawn.Barrier(len(quotas))
-    procs = [spawn.Process(target=_worker_main, args=(options, i, q, target, deadline_in, barrier),
-                           name=f"hpstudy-worker-{i}") for i, q in enumerate(quotas)]
-    for p in procs:
-        p.start()
-    bar = _progress(target, n_counted(ctx.study), options.progress)
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    workers.go(quotas[1:], target, deadline_in)
     try:
-        while any([p.is_alive() for p in procs]):  # a list: every child is polled (reaped)
-            time.sleep(0.5)
-            bar.n = min(target, n_counted(ctx.study))
-            bar.refresh()
-    except KeyboardInterrupt:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()  # SIGTERM: each worker marks its trial failed / its run KILLED
-        for p in procs:
-            p.join(timeout=60)
+        with threadpool_limits(limits=workers.threads, user_api="blas"):
+            run_here(ctx, options, quotas[0], target, deadline_in)
+        failed = workers.join()  # their last trials; the study is settled when they are done
+    except BaseException:
+        workers.terminate()
         raise
-    finally:
-        bar.n = min(target, n_counted(ctx.study))
-        bar.close()
-    failed = [p.name for p in procs if p.exitcode not in (0, None)]
     if failed and n_counted(ctx.study) < target:
         raise StudyError(f"worker(s) {', '.join(failed)} stopped with an error; see above")
     if failed:
@@ -557,25 +606,37 @@ def run_study(options: RunOptions) -> StudyOutcome:
     start = time.perf_counter()
     if options.name:
         options.overrides = {**options.overrides, "study.name": options.name}
-    ctx = _open_context(options, worker=0)
+    settings = load_settings(options)  # a bad config or data file stops here, nothing stored
+    workers = Workers(options, options.workers - 1, settings) if options.workers > 1 else None
+    try:
+        ctx = _open_context(options, 0, settings)
+    except BaseException:
+        if workers is not None:
+            workers.join()  # told to stop: they leave without a word
+        raise
     cfg = ctx.cfg
     target = options.trials or cfg.study.trials
     timeout = options.timeout if options.timeout is not None else (cfg.study.timeout or None)
-    recover_stale(ctx.study, ctx.tracker, ctx.experiment_id)
-    ctx.tracker.reopen(ctx.parent_id)
-    before = n_counted(ctx.study)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
+        recover_stale(ctx.study, ctx.tracker, ctx.experiment_id)
+        ctx.tracker.reopen(ctx.parent_id)
+        before = n_counted(ctx.study)
         plan = _plan(ctx.study, target, options.workers)
         if len(plan) > 1:
-            run_in_processes(ctx, options, plan, target, timeout)
-        elif plan:
-            run_here(ctx, options, plan[0], target, timeout)
+            run_in_processes(ctx, options, workers, plan, target, timeout)
+        else:
+            if workers is not None:
+                workers.join()
+            if plan:
+                run_here(ctx, options, plan[0], target, timeout)
         kill_orphan_runs(ctx.study, ctx.tracker, ctx.experiment_id)
         from hpstudy.experiment.finish import finish_study
 
         finish = finish_study(ctx, target, time.perf_counter() - start)
     except BaseException as err:
+        if workers is not None:
+            workers.terminate()  # told to stop, or ended as run_in_processes left them
         status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
         ctx.tracker.end_run(ctx.parent_id, status, "INTERRUPTED" if status == "KILLED" else "ERROR",
                             f"{type(err).__name__}: {err}".splitlines()[0])

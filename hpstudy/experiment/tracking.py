@@ -11,6 +11,7 @@ trials in several processes never serialise on MLflow's fluent state.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -84,6 +85,94 @@ def check_sqlite_file(uri: str, path: Path) -> None:
                             "SQLite database; it was left untouched")
 
 
+# -- new SQLite stores from a template ---------------------------------------------------------
+#
+# MLflow creates a new database by running its whole chain of Alembic migrations, about 5 s of
+# CPU on every new store (a new project folder, each study of a benchmark, each test), which is
+# most of a short study's start-up. The result is the same file for one version of MLflow and
+# SQLAlchemy, so hpstudy keeps a copy of one freshly migrated, empty database per version in a
+# cache folder and starts new stores as copies of it. MLflow still opens the copy itself and
+# checks that its schema is the current one. Only the Default experiment's artifact location
+# depends on where MLflow was started; it is rewritten the way MLflow would have set it.
+
+def _cache_dir() -> Path:
+    """``$HPSTUDY_CACHE_DIR``, else ``$XDG_CACHE_HOME/hpstudy``, else ``~/.cache/hpstudy``."""
+    if os.environ.get("HPSTUDY_CACHE_DIR"):
+        return Path(os.environ["HPSTUDY_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hpstudy"
+
+
+def template_path() -> Path:
+    """The cached empty database for this MLflow and SQLAlchemy version."""
+    import sqlalchemy
+
+    return _cache_dir() / f"mlflow-{mlflow.__version__}-sqlalchemy-{sqlalchemy.__version__}.db"
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for other stores and query strings)."""
+    if not uri.startswith("sqlite:///") or "?" in uri or uri.endswith(":memory:"):
+        return None
+    return Path(uri[len("sqlite:///"):])
+
+
+def _default_artifact_location() -> str:
+    """Where MLflow puts the Default experiment of a new SQLite store opened from here."""
+    from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
+    from mlflow.utils.uri import append_to_uri_path, resolve_uri_if_local
+
+    return append_to_uri_path(resolve_uri_if_local(DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH), "0")
+
+
+def copy_template(path: Path) -> bool:
+    """Create the new database ``path`` as a copy of the cached template; False when there is
+    no template or ``path`` exists (another process was first: it is never overwritten)."""
+    import sqlite3
+
+    template = template_path()
+    if path.exists() or not template.is_file():
+        return False
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with sqlite3.connect(template) as src, sqlite3.connect(tmp) as dst:
+            src.backup(dst)
+            now = int(time.time() * 1000)
+            dst.execute("UPDATE experiments SET artifact_location = ?, creation_time = ?, "
+                        "last_update_time = ? WHERE experiment_id = 0",
+                        (_default_artifact_location(), now, now))
+        os.link(tmp, path)  # fails when path exists by now: never replaces a database
+        return True
+    except (OSError, sqlite3.Error):
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def save_template(path: Path) -> None:
+    """Keep the database ``path``, just created and migrated by MLflow, as the template; only
+    while it is still empty (the Default experiment and no run)."""
+    import sqlite3
+
+    template = template_path()
+    if template.exists():
+        return
+    tmp = template.with_name(f".{template.name}.{os.getpid()}.tmp")
+    try:
+        template.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(path) as src, sqlite3.connect(tmp) as dst:
+            src.backup(dst)
+            if dst.execute("SELECT (SELECT COUNT(*) FROM experiments) = 1 AND "
+                           "(SELECT COUNT(*) FROM runs) = 0").fetchone() != (1,):
+                return
+        os.replace(tmp, template)
+    except (OSError, sqlite3.Error):
+        pass  # no cache folder, a read-only home: the next store is migrated again, that is all
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
 def _retry(fn, *args, attempts: int = 6, **kwargs):
     """Call ``fn``; retry with back-off while SQLite reports a lock held by another worker."""
     for attempt in range(attempts):
@@ -118,7 +207,12 @@ class Tracker:
         local = self.uri.startswith(("sqlite:", "postgresql", "mysql", "mssql"))
         root = artifact_root or (DEFAULT_ARTIFACT_DIR if local else None)
         self.artifact_root = Path(root).resolve().as_uri() if root and "://" not in root else root
+        db = _sqlite_path(self.uri)
+        new = db is not None and not db.exists()
+        copied = new and copy_template(db)  # see "new SQLite stores from a template" above
         self.client = self._connect(attempts=3 if local else 1)
+        if new and not copied:
+            save_template(db)
         mlflow.set_tracking_uri(self.uri)  # for mlflow.register_model / pyfunc.load_model
 
     def _connect(self, attempts: int) -> MlflowClient:

@@ -108,9 +108,10 @@ def wait_all(procs: list[subprocess.Popen], logs: list[Path], timeout: float = 4
 
 
 def running_trial(study_fn, procs, logs, after: int = -1, finished_first: int = 0,
-                  timeout: float = 240):
-    """Poll until a trial numbered above ``after`` is RUNNING with its worker's pid, and at
-    least ``finished_first`` trials numbered above ``after`` are finished; returns that trial.
+                  timeout: float = 240, not_pid: int | None = None):
+    """Poll until a trial numbered above ``after`` is RUNNING with its worker's pid (other than
+    ``not_pid``), and at least ``finished_first`` trials numbered above ``after`` are finished;
+    returns that trial.
 
     ``study_fn()`` loads the study (fresh each time).
     """
@@ -127,7 +128,8 @@ def running_trial(study_fn, procs, logs, after: int = -1, finished_first: int = 
             trials = []
         done = [t for t in trials if t.number > after and t.state.is_finished()]
         live = [t for t in trials if t.number > after and t.state == State.RUNNING
-                and "pid" in t.user_attrs and "mlflow_run_id" in t.user_attrs]
+                and "pid" in t.user_attrs and "mlflow_run_id" in t.user_attrs
+                and t.user_attrs["pid"] != not_pid]
         if live and len(done) >= finished_first:
             return live[0]
         time.sleep(0.2)

@@ -31,6 +31,7 @@ from conftest import (
     tiny_experiment,
     write_experiment,
 )
+from procs import slow_experiment
 
 import hpstudy
 from hpstudy.cli import main
@@ -555,20 +556,43 @@ def test_resume_tops_up_to_the_target(stores, capsys):
 def test_two_workers_reach_exactly_the_target(stores, monkeypatch):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.setenv(var, os.environ.get(var, "1"))  # the runner sets them; undo after
-    config = tiny_experiment(stores.root, "parallel", trials=4, epochs=2)
+    # this process starts at once, the spawned worker once it is up (imports, stores: 5 to 10 s)
+    config = slow_experiment(stores.root, "parallel", trials=12, epochs=3)
     assert study(stores, config, "--workers", "2") == 0
 
     s = stores.load_study("parallel")
-    assert len(s.trials) == 4
+    assert len(s.trials) == 12
     assert all(t.state == State.COMPLETE for t in s.trials)
     pids = {t.user_attrs["pid"] for t in s.trials}
-    assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, two trials each
-    assert len(stores.trial_runs("parallel")) == 4
+    assert os.getpid() in pids and len(pids) <= 2  # this process (and the spawned worker)
+    assert len(stores.trial_runs("parallel")) == 12
     assert_runs_match_trials(stores, "parallel")
     assert_nothing_running(stores, "parallel")
     (parent,) = stores.parent_runs("parallel")
     assert parent.info.status == "FINISHED"
-    assert parent.data.metrics["n_completed"] == 4
+    assert parent.data.metrics["n_completed"] == 12
+
+
+@pytest.mark.slow
+def test_two_workers_share_a_grid_study(stores, monkeypatch):
+    """A grid study has no queue: each worker runs its share of the grid, so the spawned worker
+    runs half of it however late it starts (test_faults kills one in a token study)."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(var, os.environ.get(var, "1"))
+    text = slow_experiment(stores.root, "grid2", trials=8, epochs=2).read_text()
+    text = text.replace('sampler = "random"', 'sampler = "grid"').replace(
+        "learning_rate = { low = 1e-3, high = 0.05, log = true }", "learning_rate = [0.01, 0.03]")
+    config = write_experiment(stores.root, text, "grid2.toml")
+    assert study(stores, config, "--workers", "2") == 0
+
+    s = stores.load_study("grid2")
+    assert len(s.trials) == 8 and all(t.state == State.COMPLETE for t in s.trials)
+    by_pid = {}
+    for t in s.trials:
+        by_pid[t.user_attrs["pid"]] = by_pid.get(t.user_attrs["pid"], 0) + 1
+    assert os.getpid() in by_pid and sorted(by_pid.values()) == [4, 4]
+    assert_runs_match_trials(stores, "grid2")
+    assert_nothing_running(stores, "grid2")
 
 
 # ------------------------------------------------------------------------------------------

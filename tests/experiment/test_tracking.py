@@ -228,3 +228,59 @@ def test_classification_model_and_registry_versions(stores, tracker):
     assert versions == {"1": runs[0], "2": runs[1]}
     model = load_pyfunc("models:/alpha/1")
     np.testing.assert_allclose(model.predict(raw), proba)
+
+
+# ------------------------------------------------------------------------------------------
+# New SQLite stores start as copies of a cached, migrated empty database
+# ------------------------------------------------------------------------------------------
+
+
+def test_new_store_saves_the_template_and_the_next_one_is_a_copy(tmp_path, monkeypatch):
+    import sqlite3
+
+    from hpstudy.experiment import tracking
+
+    monkeypatch.setenv("HPSTUDY_CACHE_DIR", str(tmp_path / "cache"))
+    first, second = tmp_path / "one", tmp_path / "two"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+    Tracker(f"sqlite:///{first / 'mlflow.db'}").experiment_id("a")  # migrated by MLflow
+    template = tracking.template_path()
+    assert template.is_file() and template.parent == tmp_path / "cache"
+    with sqlite3.connect(template) as db:  # saved while still empty
+        assert db.execute("SELECT COUNT(*) FROM experiments").fetchone() == (1,)
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone() == (0,)
+
+    monkeypatch.chdir(second)
+    calls = []
+    monkeypatch.setattr(tracking, "save_template", calls.append)
+    t = Tracker(f"sqlite:///{second / 'mlflow.db'}")
+    assert calls == []  # copied, not migrated: nothing to save
+    default = t.client.get_experiment("0")
+    assert default.name == "Default"
+    assert Path(default.artifact_location) == second / "mlruns" / "0"  # as MLflow sets it here
+    exp = t.experiment_id("b")
+    run = t.client.create_run(exp)
+    t.client.log_metric(run.info.run_id, "x", 1.0)
+    assert t.client.get_run(run.info.run_id).data.metrics == {"x": 1.0}
+
+
+def test_template_never_replaces_an_existing_database(tmp_path, monkeypatch):
+    from hpstudy.experiment import tracking
+
+    monkeypatch.setenv("HPSTUDY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    Tracker(f"sqlite:///{tmp_path / 'a.db'}")
+    db = tmp_path / "b.db"
+    db.write_bytes(b"")
+    assert tracking.copy_template(db) is False and db.read_bytes() == b""
+
+
+def test_no_template_when_the_cache_folder_cannot_be_made(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("HPSTUDY_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.chdir(tmp_path)
+    t = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")  # still works: migrated as usual
+    assert t.experiment_id("a")
