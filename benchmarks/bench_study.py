@@ -27,7 +27,11 @@ same validation/test sizes, scaling and seed, so both sides see the same rows):
 - **hpstudy**: ``hpstudy study experiments/digits.toml --trials N`` (the real runner, every
   trial tracked with its curves, metrics, stability scores, charts and model), with
   ``--workers 2`` (``make study`` on two cores) and ``--workers 1``, and ``--workers 2
-  --set study.pruner=none``.
+  --set study.pruner=none``; and "same trials" with 1 and 2 workers (random sampler, no
+  pruning: identical trials in both, see :data:`SAME`), the scaling of the runner itself.
+  Every hpstudy study starts in a fresh folder, like the peer's, so the tracking database is
+  new; hpstudy copies it from its cache of a migrated empty database (``~/.cache/hpstudy``,
+  made by the first study ever run), where MLflow migrates each new one (~5 s).
 - **profile**: the default study (``--workers 1``, everything in one process) under
   pyinstrument; wall time is split into MLflow tracking (``experiment/tracking.py``, from
   importing mlflow on), charts (``write_trial_artifacts``, the study plots, the chart module
@@ -72,6 +76,13 @@ FULL_TRIALS, QUICK_TRIALS = 40, 12
 OPTIMIZER_TYPES = [f"sklearn.neural_network._stochastic_optimizers.{n}Optimizer"
                    for n in ("Adam", "SGD")]
 BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+#: the worker comparison on identical work: the default study's sampler and pruner follow a
+#: different path with 2 workers than with 1 (TPE sees pending trials, the median pruner fewer
+#: finished ones), which changes which trials run (e.g. how many train one row at a time) and
+#: so the work done. The random sampler, re-seeded by trial number, proposes the same trials
+#: in both, and without pruning each trial does the same work.
+SAME = ["study.sampler=random", "study.pruner=none"]
 
 TARGETS = {"peer_ratio": 2.0, "overhead_share": 0.15, "workers_ratio": 1.7,
            "pruning_wall_ratio": 0.5, "pruning_best_drop": 0.01, "help_seconds": 0.5}
@@ -412,8 +423,8 @@ def table(studies: list[Study]) -> str:
     return "\n".join(lines)
 
 
-def verdicts(peer: Study, two: Study, one: Study, nopr: Study, prof: dict,
-             help_s: float) -> list[tuple[str, str, bool]]:
+def verdicts(peer: Study, two: Study, one: Study, nopr: Study, same1: Study, same2: Study,
+             prof: dict, help_s: float) -> list[tuple[str, str, bool]]:
     """(target, measured, met) for each target; the worker and pruning targets twice: on the
     whole command (what users wait for) and on the trial phase (the scaling of the trials
     themselves, without the fixed start-up and finish)."""
@@ -422,6 +433,8 @@ def verdicts(peer: Study, two: Study, one: Study, nopr: Study, prof: dict,
     drop = (nopr.best_val - two.best_val) / nopr.best_val
     workers = two.per_minute / one.per_minute
     workers_phase = two.phase_per_minute / one.phase_per_minute
+    same = same2.per_minute / same1.per_minute
+    same_phase = same2.phase_per_minute / same1.phase_per_minute
     pruning, pruning_phase = two.wall / nopr.wall, two.phase / nopr.phase
     keep = drop <= TARGETS["pruning_best_drop"]
     return [
@@ -436,6 +449,10 @@ def verdicts(peer: Study, two: Study, one: Study, nopr: Study, prof: dict,
          f"{workers:.2f}x", workers >= TARGETS["workers_ratio"]),
         (f"2 workers vs 1, trials/min >= {TARGETS['workers_ratio']}x (trial phase)",
          f"{workers_phase:.2f}x", workers_phase >= TARGETS["workers_ratio"]),
+        (f"same trials, 2 workers vs 1, trials/min >= {TARGETS['workers_ratio']}x (whole command)",
+         f"{same:.2f}x", same >= TARGETS["workers_ratio"]),
+        (f"same trials, 2 workers vs 1, trials/min >= {TARGETS['workers_ratio']}x (trial phase)",
+         f"{same_phase:.2f}x", same_phase >= TARGETS["workers_ratio"]),
         (f"pruning: wall time <= {TARGETS['pruning_wall_ratio']}x, best within "
          f"{TARGETS['pruning_best_drop']:.0%} (whole command)",
          f"{pruning:.2f}x, best {two.best_val:.4f} vs {nopr.best_val:.4f} ({-drop:+.2%})",
@@ -492,6 +509,8 @@ def main(argv=None) -> int:
     plan += [
         ("two", lambda: _best_of(r, run_hpstudy, "hpstudy: 2 workers (make study)", trials, 2)),
         ("one", lambda: _best_of(r, run_hpstudy, "hpstudy: 1 worker", trials, 1)),
+        ("same1", lambda: _best_of(r, run_hpstudy, "same trials: 1 worker", trials, 1, SAME)),
+        ("same2", lambda: _best_of(r, run_hpstudy, "same trials: 2 workers", trials, 2, SAME)),
         ("nopr", lambda: _best_of(r, run_hpstudy, "hpstudy: 2 workers, no pruning", trials, 2,
                                   ["study.pruner=none"])),
     ]
@@ -505,7 +524,7 @@ def main(argv=None) -> int:
     peer = min(peers, key=lambda s: s.wall)
 
     print()
-    print(table([*peers, *(studies[k] for k in ("two", "one", "nopr"))]))
+    print(table([*peers, *(studies[k] for k in ("two", "one", "nopr", "same1", "same2"))]))
     print(f"\nprofile of the default study (1 worker, {trials} trials, pyinstrument): "
           f"{prof['total']:.1f} s; tracking {prof['tracking']:.1f} s "
           f"({prof['tracking'] / prof['total']:.1%}), charts {prof['charts']:.1f} s "
@@ -514,7 +533,8 @@ def main(argv=None) -> int:
     print(f"peer for the ratios: {peer.label}; 2 workers vs peer "
           f"{studies['two'].per_minute / peer.per_minute:.2f}x, 1 worker vs peer "
           f"{studies['one'].per_minute / peer.per_minute:.2f}x\n")
-    rows = verdicts(peer, studies["two"], studies["one"], studies["nopr"], prof, help_s)
+    rows = verdicts(peer, studies["two"], studies["one"], studies["nopr"], studies["same1"],
+                    studies["same2"], prof, help_s)
     width = max(len(name) for name, _, _ in rows)
     for name, value, ok in rows:
         print(f"{'PASS' if ok else 'FAIL'}  {name:<{width}}  {value}")

@@ -77,7 +77,7 @@ __all__ = [
 
 SECTIONS = ("study", "data", "train", "search", "stability", "tracking")
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "nsga2", "grid")
-PRUNERS = ("none", "median", "hyperband", "successive_halving")
+PRUNERS = ("none", "median", "percentile", "hyperband", "successive_halving")
 #: Python packages an Optuna sampler needs beyond Optuna itself (checked at validation time).
 SAMPLER_REQUIREMENTS = {"cmaes": ("cmaes",), "gp": ("torch", "scipy")}
 DIRECTIONS = ("maximize", "minimize")

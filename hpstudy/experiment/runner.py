@@ -516,6 +516,9 @@ def _quotas(remaining: int, workers: int) -> list[int]:
 def _progress(total: int, initial: int, enabled: bool):
     from tqdm.auto import tqdm
 
+    # no monitor thread (it only corrects bars that stall): a process running one thread can
+    # fork its workers (see Workers), also for a study run after this one in the same process
+    tqdm.monitor_interval = 0
     return tqdm(total=total, initial=initial, unit="trial", disable=not enabled,
                 dynamic_ncols=True, file=sys.stderr, desc="trials")
 

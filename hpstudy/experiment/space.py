@@ -267,6 +267,10 @@ PRUNER_FACTORIES = {
     # Prune below the median of earlier trials at the same epoch, after 5 finished trials
     # and 2 warm-up epochs.
     "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
+    # Stricter: keep only trials in the best quarter of earlier trials at the same epoch (same
+    # start-up and warm-up as median).
+    "percentile": lambda: optuna.pruners.PercentilePruner(25.0, n_startup_trials=5,
+                                                          n_warmup_steps=2),
     "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3),
     "successive_halving": lambda: optuna.pruners.SuccessiveHalvingPruner(),
 }

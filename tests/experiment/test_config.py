@@ -297,7 +297,7 @@ INVALID = {
     "unknown_sampler": (DIGITS + '[study]\nsampler = "bayes"\n', "study.sampler",
                         "tpe, random, cmaes, gp, nsga2, grid"),
     "unknown_pruner": (DIGITS + '[study]\npruner = "asha"\n', "study.pruner",
-                       "none, median, hyperband, successive_halving"),
+                       "none, median, percentile, hyperband, successive_halving"),
     "grid_continuous": (DIGITS + '[study]\nsampler = "grid"\n[search]\n'
                         'learning_rate = { low = 0.01, high = 0.1 }\n',
                         "search.learning_rate", "range with step"),

@@ -574,16 +574,32 @@ def test_two_workers_reach_exactly_the_target(stores, monkeypatch):
 
 
 @pytest.mark.slow
-def test_two_workers_share_a_grid_study(stores, monkeypatch):
-    """A grid study has no queue: each worker runs its share of the grid, so the spawned worker
-    runs half of it however late it starts (test_faults kills one in a token study)."""
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_two_workers_share_a_grid_study(stores, monkeypatch, start):
+    """A grid study has no queue: each worker runs its share of the grid, so the other worker
+    runs half of it however late it starts (test_faults kills one in a token study). Workers
+    are forked, or spawned while this process runs another thread."""
+    import threading
+
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.setenv(var, os.environ.get(var, "1"))
+    from hpstudy.experiment import runner
+
+    used, real = [], runner.multiprocessing.get_context
+    monkeypatch.setattr(runner.multiprocessing, "get_context",
+                        lambda method=None: used.append(method) or real(method))
+    done = threading.Event()
+    if start == "spawn":
+        threading.Thread(target=done.wait, daemon=True).start()
     text = slow_experiment(stores.root, "grid2", trials=8, epochs=2).read_text()
     text = text.replace('sampler = "random"', 'sampler = "grid"').replace(
         "learning_rate = { low = 1e-3, high = 0.05, log = true }", "learning_rate = [0.01, 0.03]")
     config = write_experiment(stores.root, text, "grid2.toml")
-    assert study(stores, config, "--workers", "2") == 0
+    try:
+        assert study(stores, config, "--workers", "2") == 0
+    finally:
+        done.set()
+    assert used[:1] == [start]
 
     s = stores.load_study("grid2")
     assert len(s.trials) == 8 and all(t.state == State.COMPLETE for t in s.trials)

@@ -244,9 +244,16 @@ def test_make_sampler_reports_a_missing_package(monkeypatch):
 def test_each_pruner_constructs(name):
     pruner = make_pruner(study_config(pruner=name))
     assert isinstance(pruner, optuna.pruners.BasePruner)
-    expected = {"none": "NopPruner", "median": "MedianPruner", "hyperband": "HyperbandPruner",
+    expected = {"none": "NopPruner", "median": "MedianPruner", "percentile": "PercentilePruner",
+                "hyperband": "HyperbandPruner",
                 "successive_halving": "SuccessiveHalvingPruner"}[name]
     assert type(pruner).__name__ == expected
+
+
+def test_percentile_pruner_keeps_the_best_quarter():
+    pruner = make_pruner(study_config(pruner="percentile"))
+    assert pruner._percentile == 25.0 and pruner._n_startup_trials == 5
+    assert pruner._n_warmup_steps == 2
 
 
 def test_no_pruner_for_several_objectives():
