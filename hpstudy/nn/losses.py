@@ -10,7 +10,9 @@ cheaper and more accurate than chaining ``dL/dŷ`` through the activation. Compu
 from ``z`` (log-sum-exp, softplus) rather than from ``ŷ`` keeps it finite when outputs saturate.
 
 Speed: the training loop calls ``forward_inplace`` (may overwrite ``z``) and ``delta_into``
-(writes into a buffer) instead, which compute the same values without temporaries.
+(writes into a buffer) instead, which compute the same values without temporaries;
+``delta_into`` also multiplies by a ``scale`` (the trainer passes the SGD learning rate) inside
+the ``1/N`` factor it applies anyway.
 
 Registry: ``LOSSES`` maps each name to its class.
 """
@@ -18,6 +20,7 @@ Registry: ``LOSSES`` maps each name to its class.
 from __future__ import annotations
 
 import abc
+import functools
 
 import numpy as np
 
@@ -50,9 +53,13 @@ class Loss(abc.ABC):
         """As :meth:`forward`, but ``z`` is a buffer the caller owns and may be overwritten."""
         return self.forward(z, Y, activation)
 
-    def delta_into(self, z, Y_hat, Y, activation, out):
-        """As :meth:`delta`; the result may be written into ``out`` (shape of ``Y_hat``)."""
-        return self.delta(z, Y_hat, Y, activation)
+    def delta_into(self, z, Y_hat, Y, activation, out, scale=1.0):
+        """``scale`` times :meth:`delta`; the result may be written into ``out`` (shape of
+        ``Y_hat``)."""
+        d = self.delta(z, Y_hat, Y, activation)
+        if scale != 1.0:
+            d *= scale
+        return d
 
 
 class MeanSquaredError(Loss):
@@ -71,6 +78,11 @@ class MeanSquaredError(Loss):
     def delta(self, z, Y_hat, Y, activation):
         grad = Y_hat - Y
         grad *= 2.0 / grad.size
+        return activation.backward(z, Y_hat, grad)
+
+    def delta_into(self, z, Y_hat, Y, activation, out, scale=1.0):
+        grad = np.subtract(Y_hat, Y, out=out)
+        grad *= 2.0 * scale / grad.size
         return activation.backward(z, Y_hat, grad)
 
 
@@ -92,17 +104,19 @@ class CrossEntropy(Loss):
         z -= np.maximum.reduce(z, axis=1, keepdims=True)  # shifted: z − m
         y_dot_shifted = np.vdot(Y, z)
         Y_hat = np.exp(z, out=z)
-        sums = np.add.reduce(Y_hat, axis=1, keepdims=True)
-        Y_hat /= sums
-        log_sums = np.add.reduce(np.log(sums, out=sums), axis=None)
+        # row sums as a BLAS product with ones: 2–3× faster than np.add.reduce along the
+        # short rows (measured, float32: 32×10 1.7 µs vs 3.7 µs, 128×10 2.1 µs vs 6.7 µs)
+        sums = np.dot(Y_hat, _ones(Y_hat.shape[1], Y_hat.dtype))
+        Y_hat /= sums[:, None]
+        log_sums = np.add.reduce(np.log(sums, out=sums))
         return Y_hat, float((log_sums - y_dot_shifted) / len(Y_hat))
 
     def delta(self, z, Y_hat, Y, activation):
         return self.delta_into(z, Y_hat, Y, activation, np.empty_like(Y_hat))
 
-    def delta_into(self, z, Y_hat, Y, activation, out):
+    def delta_into(self, z, Y_hat, Y, activation, out, scale=1.0):
         d = np.subtract(Y_hat, Y, out=out)
-        d *= 1.0 / len(d)
+        d *= scale / len(d)
         return d
 
 
@@ -124,10 +138,18 @@ class BinaryCrossEntropy(Loss):
     def delta(self, z, Y_hat, Y, activation):
         return self.delta_into(z, Y_hat, Y, activation, np.empty_like(Y_hat))
 
-    def delta_into(self, z, Y_hat, Y, activation, out):
+    def delta_into(self, z, Y_hat, Y, activation, out, scale=1.0):
         d = np.subtract(Y_hat, Y, out=out)
-        d *= 1.0 / d.size
+        d *= scale / d.size
         return d
+
+
+@functools.lru_cache(maxsize=8)
+def _ones(n: int, dtype) -> np.ndarray:
+    """A read-only vector of ``n`` ones."""
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 #: name -> loss class

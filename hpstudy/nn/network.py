@@ -9,16 +9,32 @@ activation) and runs the chain rule backwards:
 
     dL/dWˡ = (aˡ⁻¹)ᵀ δˡ,   dL/dbˡ = Σ_rows δˡ,   δˡ⁻¹ = (δˡ Wˡᵀ) ⊙ fˡ⁻¹'(zˡ⁻¹)
 
-All parameters live in one contiguous vector ``θ`` (every W, then every b) and the gradients in
-a vector of the same layout; the layers' ``W`` and ``b`` are views into it.
+All parameters live in one contiguous vector ``θ``, layer by layer: each layer's ``W``
+(fan_in × fan_out, row-major) directly followed by its ``b``, so that together they are one
+(fan_in + 1) × fan_out matrix ``Ŵ = [W; b]``. The gradients live in a vector of the same layout;
+the layers' ``W`` and ``b`` are views into ``θ``. With a column of ones appended to a layer's
+input, ``â = [a, 1]``,
+
+    z = â Ŵ,    [dL/dW; dL/db] = âᵀ δ
+
+so one BLAS call computes each of them, bias included, where adding ``b`` and summing ``δ`` over
+the rows would take one more NumPy call each. Every hidden layer's activation buffer carries
+that column of ones, and so do the trainer's batches of small data sets (the first layer's
+input; see ``hpstudy.nn.training.ONES_COLUMN_BYTES``).
 
 Speed: :meth:`Network.loss_and_gradient`, the training hot path, writes every intermediate into
 buffers preallocated per batch size (:class:`_Workspace`), so a training step allocates nothing
 but a few row vectors, and calls BLAS through ``np.dot`` (less dispatch than ``np.matmul``).
-Results of large products (≥ 2²⁰ multiply-adds, e.g. 128×784 @ 784×256) go to column-major
-buffers: OpenBLAS computes ``a W`` and ``δ Wᵀ`` into those 15–25 % faster than into row-major
-ones (measured with float32 on 2 cores; for small products the order makes no difference).
-Element-wise NumPy code is indifferent to the order.
+A step of a small network is ~25 NumPy calls of a few µs each, so each call saved counts:
+folding the hidden and output layers' biases into their products as above saved 3 % of the
+training time of a [64, 64, 64, 10] network on 32-row batches (float32, measured against
+adding ``b`` and summing ``δ`` separately). Results of large products (≥ 2²⁰ multiply-adds,
+e.g. 128×784 @ 784×256) go to column-major buffers: OpenBLAS computes ``a W`` and ``δ Wᵀ``
+into those 15–25 % faster than into row-major ones (measured with float32 on 2 cores; for
+small products neither order wins throughout). A hidden layer's buffers share one order:
+element-wise NumPy code on operands of mixed order is 2–3× slower (ReLU's backward pass on
+128×256: 58 µs against 21 µs), which costs more than the products gain from mixing them
+(measured: 6 % of the training time of a [784, 256, 256, 10] network on 128-row batches).
 """
 
 from __future__ import annotations
@@ -97,11 +113,21 @@ def _read_model(path: Path):
         return meta, [data[f"W{i}"] for i in range(n)], [data[f"b{i}"] for i in range(n)]
 
 
-def _buffer(n: int, units: int, macs: int, dtype, block: int) -> np.ndarray:
-    """An (n, units) result buffer for a product of ``macs`` multiply-adds (row-major when the
-    product is computed in row blocks)."""
-    column_major = macs >= _COLUMN_MAJOR_MACS and not block
-    return np.empty((n, units), dtype, order="F" if column_major else "C")
+def _augmented_shape(W, b) -> tuple[int, int]:
+    """``(fan_in + 1, fan_out)``: the shape of ``[W; b]``, after checking ``W`` and ``b`` fit."""
+    W, b = np.asarray(W), np.asarray(b)
+    if W.ndim != 2 or b.shape != (W.shape[1],):
+        raise ValueError(f"W must be (fan_in, fan_out) and b (fan_out,), got {W.shape} and {b.shape}")
+    return W.shape[0] + 1, W.shape[1]
+
+
+def _views(flat, shapes) -> list[np.ndarray]:
+    """Split ``flat`` into consecutive row-major views of the given 2-D ``shapes``."""
+    views, at = [], 0
+    for rows, cols in shapes:
+        views.append(flat[at : at + rows * cols].reshape(rows, cols))
+        at += rows * cols
+    return views
 
 
 def _dot(a, b, out, block: int = 0):
@@ -144,21 +170,42 @@ def _dot_t(a, d, out, block: int = 0):
 class _Workspace:
     """Buffers for the forward and backward pass of ``n`` rows, in BLAS calls of ``block`` rows.
 
-    ``z[l]`` (n, fan_out) pre-activations and ``a[l]`` activations of hidden layer l, ``g[l]``
-    the gradient ``δ Wᵀ`` arriving at hidden layer l's output; ``z[-1]`` the output layer's
-    pre-activations and ``delta`` its error signal (row-major, like ``Y``). Buffers of large
-    products are column-major.
+    Hidden layer l: ``z[l]`` (n, units) pre-activations; ``a_hat[l]`` (n, units + 1) its
+    activations ``a[l]`` (a view) followed by a column of ones, so that the next layer's
+    pre-activations are one product with its weights and bias ``[W; b]`` (module doc);
+    ``g[l]`` (n, units) the gradient ``δ Wᵀ`` arriving at its output. ``z[-1]`` the output
+    layer's pre-activations and ``delta`` its error signal (row-major, like ``Y``); ``ones``
+    (n,) for the first layer's bias gradient ``1ᵀ δ`` (``X`` has no column of ones). A hidden
+    layer's buffers share one memory order, column-major when a product writing into them is
+    large (module doc); ``column_major[l]`` says which.
     """
 
-    def __init__(self, sizes, n: int, dtype, block: int = 0):
+    def __init__(self, net, n: int, block: int = 0):
+        sizes, dtype = net.sizes, net.dtype
         self.block = block
-        self.z, self.a, self.g = [], [], []
+        self.z, self.a_hat, self.a, self.g, self.column_major = [], [], [], [], []
         for fan_in, units, fan_next in zip(sizes[:-2], sizes[1:-1], sizes[2:], strict=True):
-            self.z.append(_buffer(n, units, n * fan_in * units, dtype, block))
-            self.a.append(np.empty_like(self.z[-1]))
-            self.g.append(_buffer(n, units, n * units * fan_next, dtype, block))
+            column_major = not block and n * units * max(fan_in, fan_next) >= _COLUMN_MAJOR_MACS
+            order = "F" if column_major else "C"
+            self.z.append(np.empty((n, units), dtype, order=order))
+            self.a_hat.append(np.ones((n, units + 1), dtype, order=order))
+            self.a.append(self.a_hat[-1][:, :units])
+            self.g.append(np.empty((n, units), dtype, order=order))
+            self.column_major.append(column_major)
         self.z.append(np.empty((n, sizes[-1]), dtype))
         self.delta = np.empty((n, sizes[-1]), dtype)
+        self.ones = np.ones(n, dtype)
+        # layer by layer, what the unblocked loops of Network.loss_and_gradient take
+        layers, column_major = net.layers, [*self.column_major, False]
+        self.forward = [
+            (layers[i], self.a[i], self.a_hat[i], net._W_hat[i + 1], self.z[i + 1], column_major[i + 1])
+            for i in range(len(layers) - 1)
+        ]
+        self.backward = [
+            (layers[i], layers[i - 1], net._grad_hat[i], self.a_hat[i - 1], self.g[i - 1],
+             self.column_major[i - 1], self.z[i - 1], self.a[i - 1])
+            for i in range(len(layers) - 1, 0, -1)
+        ]
 
 
 class Network:
@@ -177,17 +224,17 @@ class Network:
 
     def __init__(self, weights, biases, activations, dtype="float32"):
         self.dtype = as_dtype(dtype)
-        sizes = [w.size for w in weights] + [b.size for b in biases]
-        self._theta = np.empty(sum(sizes), dtype=self.dtype)
+        shapes = [_augmented_shape(w, b) for w, b in zip(weights, biases, strict=True)]
+        self._theta = np.empty(sum(r * c for r, c in shapes), dtype=self.dtype)
         self._grad = np.zeros_like(self._theta)
-        self._n_weights = sum(w.size for w in weights)
-        w_views, b_views = self._views(self._theta, weights, biases)
+        self._W_hat, self._grad_hat = _views(self._theta, shapes), _views(self._grad, shapes)
         self.layers = []
-        for W, b, w0, b0, act in zip(w_views, b_views, weights, biases, activations, strict=True):
-            W[...] = w0
-            b[...] = b0
-            self.layers.append(Dense(W, b, act))
-        self._grad_W, self._grad_b = self._views(self._grad, weights, biases)
+        for W_hat, w0, b0, act in zip(self._W_hat, weights, biases, activations, strict=True):
+            W_hat[:-1] = w0
+            W_hat[-1] = b0
+            self.layers.append(Dense(W_hat[:-1], W_hat[-1], act))
+        self._grad_W = [g[:-1] for g in self._grad_hat]
+        self._grad_b = [g[-1] for g in self._grad_hat]
         self.sizes = [self.layers[0].fan_in] + [layer.fan_out for layer in self.layers]
         self._workspaces: dict[tuple[int, int], _Workspace] = {}
 
@@ -197,17 +244,8 @@ class Network:
         if ws is None:
             if len(self._workspaces) >= _WORKSPACES:
                 del self._workspaces[next(iter(self._workspaces))]  # the oldest
-            ws = self._workspaces[n, block] = _Workspace(self.sizes, n, self.dtype, block)
+            ws = self._workspaces[n, block] = _Workspace(self, n, block)
         return ws
-
-    @staticmethod
-    def _views(flat, weights, biases):
-        """Split ``flat`` into views shaped like ``weights`` then ``biases``."""
-        views, at = [], 0
-        for arr in [*weights, *biases]:
-            views.append(flat[at : at + arr.size].reshape(arr.shape))
-            at += arr.size
-        return views[: len(weights)], views[len(weights) :]
 
     @classmethod
     def mlp(cls, sizes, activation="relu", output="softmax", initializer="auto", seed=0,
@@ -247,8 +285,9 @@ class Network:
         return self._theta.size
 
     def weights_vector(self) -> np.ndarray:
-        """All weight matrices, flattened into one view (P_w,) of the parameter vector."""
-        return self._theta[: self._n_weights]
+        """All weight matrices, flattened into one vector (P_w,): a copy (θ keeps each layer's
+        ``b`` right after its ``W``)."""
+        return np.concatenate([layer.W.ravel() for layer in self.layers])
 
     def get_state(self) -> np.ndarray:
         """A copy of the parameter vector θ (P,), for :meth:`set_state`."""
@@ -310,44 +349,113 @@ class Network:
 
     # -- backward -----------------------------------------------------------------------------
 
-    def _backward(self, zs, acts, delta, ws) -> None:
-        """Fill the gradient vector from ``δᴸ`` (n, n_out) by the chain rule (module docstring).
+    def loss_and_gradient(self, X, Y, loss, l1=0.0, l2=0.0, block=0, scale=1.0):
+        """Mean data loss (float), the activations and ``scale`` times the gradient vector (P,).
 
-        ``ws.g[l]`` is the buffer that receives ``δ Wᵀ`` for hidden layer l.
-        """
-        layers, grad_W, grad_b, block = self.layers, self._grad_W, self._grad_b, ws.block
-        for i in range(len(layers) - 1, -1, -1):
-            _dot_t(acts[i], delta, grad_W[i], block)
-            np.add.reduce(delta, axis=0, out=grad_b[i])
-            if i > 0:
-                grad_a = _dot(delta, layers[i].W.T, ws.g[i - 1], block)
-                delta = layers[i - 1].activation.backward(zs[i - 1], acts[i], grad_a)
-
-    def loss_and_gradient(self, X, Y, loss, l1=0.0, l2=0.0, block=0):
-        """Mean data loss (float), the activations and the gradient vector (P,), not copies.
-
-        ``X`` and ``Y`` must already be arrays of this network's dtype; the returned
+        ``X`` (n, n_in) and ``Y`` must already be arrays of this network's dtype; ``X`` may
+        also be ``[X, 1]`` (n, n_in + 1), with a last column of ones (the trainer's batches of
+        small data sets), which folds the first layer's bias into its products. The returned
         activations are ``[X, a¹, …, Ŷ]``. They and the gradient live in buffers that the next
-        call overwrites. This is the training hot path; :meth:`gradients` is the checked
-        public form. ``block`` > 0 sends the rows to BLAS ``block`` at a time (the
-        end-of-epoch pass uses it to keep products as small as a training step's).
+        call overwrites (not copies). This is the training hot path; :meth:`gradients` is the
+        checked public form. ``block`` > 0 sends the rows to BLAS ``block`` at a time (the
+        end-of-epoch pass uses it to keep products as small as a training step's). ``scale``
+        multiplies ``δᴸ`` (so every gradient) at no cost: with the learning rate, an SGD
+        step needs only ``θ −= g`` (see :meth:`~hpstudy.nn.optimizers.Optimizer.scaled_step`).
         """
-        ws = self._workspace(len(X), block)
-        zs, acts, a = ws.z, [X], X
-        for layer, z, buf in zip(self.layers, zs, ws.a, strict=False):  # hidden layers
-            _dot(a, layer.W, z, block)
-            z += layer.b
-            a = layer.activation.forward_into(z, buf)
-            acts.append(a)
-        out, z = self.layers[-1], zs[-1]
-        _dot(a, out.W, z, block)
-        z += out.b
-        Y_hat, data_loss = loss.forward_inplace(z, Y, out.activation)
-        self._backward(zs, acts, loss.delta_into(z, Y_hat, Y, out.activation, ws.delta), ws)
+        ws = self._workspaces.get((len(X), block)) or self._workspace(len(X), block)
+        X_hat, X = (X, X[:, :-1]) if X.shape[1] > self.sizes[0] else (None, X)
+        if block:
+            data_loss, acts = self._loss_and_gradient_blocked(X_hat, X, Y, loss, ws, scale)
+        else:
+            acts = self._forward(X_hat, X, ws)
+            out, z = self.layers[-1].activation, ws.z[-1]
+            Y_hat, data_loss = loss.forward_inplace(z, Y, out)
+            self._backward(X_hat, X, acts, loss.delta_into(z, Y_hat, Y, out, ws.delta, scale), ws)
+            acts.append(Y_hat)
         if l1 or l2:
-            regularization.add_gradient(self._grad[: self._n_weights], self.weights_vector(), l1, l2)
-        acts.append(Y_hat)
+            for layer, grad_W in zip(self.layers, self._grad_W, strict=True):
+                regularization.add_gradient(grad_W, layer.W, l1 * scale, l2 * scale)
         return data_loss, acts, self._grad
+
+    # One step of a small network is ~25 NumPy calls of a few µs each, so the Python around
+    # them counts too: _forward and _backward call np.dot directly (a column-major buffer is
+    # filled as its transpose, zᵀ = Wᵀ aᵀ) with buffers listed once per batch size, which
+    # took 6 % off a [64, 64, 64, 10] step on 32 rows (184 → 173 µs, measured against calling
+    # a product helper per product and looking buffers up per layer).
+
+    def _forward(self, X_hat, X, ws) -> list[np.ndarray]:
+        """Fill ``ws.z`` (the last one: the output's pre-activations); return ``[X, a¹, …]``."""
+        first, z = self.layers[0], ws.z[0]
+        column_major = ws.column_major and ws.column_major[0]
+        if X_hat is not None:  # z = [X, 1] [W; b]
+            if column_major:
+                np.dot(self._W_hat[0].T, X_hat.T, out=z.T)
+            else:
+                np.dot(X_hat, self._W_hat[0], out=z)
+        else:
+            if column_major:
+                np.dot(first.W.T, X.T, out=z.T)
+            else:
+                np.dot(X, first.W, out=z)
+            z += first.b
+        acts = [X]
+        for layer, a, a_hat, W_hat, z_next, column_major in ws.forward:  # hidden layers
+            out = layer.activation.forward_into(z, a)
+            if out is not a:  # identity: f(z) is z itself
+                np.copyto(a, out)
+            acts.append(a)
+            if column_major:  # the next layer's z = [a, 1] [W; b]
+                np.dot(W_hat.T, a_hat.T, out=z_next.T)
+            else:
+                np.dot(a_hat, W_hat, out=z_next)
+            z = z_next
+        return acts
+
+    def _backward(self, X_hat, X, acts, delta, ws) -> None:
+        """Fill the gradient vector from ``δᴸ`` (n, n_out) by the chain rule (module doc)."""
+        for layer, below, grad_hat, a_hat, g, column_major, z, a in ws.backward:
+            np.dot(a_hat.T, delta, out=grad_hat)  # [∂W; ∂b] = [a, 1]ᵀ δ
+            if column_major:
+                np.dot(layer.W, delta.T, out=g.T)
+            else:
+                np.dot(delta, layer.W.T, out=g)
+            delta = below.activation.backward(z, a, g)
+        if X_hat is not None:
+            np.dot(X_hat.T, delta, out=self._grad_hat[0])
+        else:
+            np.dot(X.T, delta, out=self._grad_W[0])
+            # 1ᵀ δ by BLAS: 2–3× faster than np.add.reduce over the rows (measured, float32,
+            # 128×256: 4–5 µs against 11–17 µs)
+            np.dot(ws.ones, delta, out=self._grad_b[0])
+
+    def _loss_and_gradient_blocked(self, X_hat, X, Y, loss, ws, scale):
+        """:meth:`loss_and_gradient` (without the penalty) with products of ``ws.block`` rows."""
+        block, layers, zs, acts = ws.block, self.layers, ws.z, [X]
+        if X_hat is not None:
+            _dot(X_hat, self._W_hat[0], zs[0], block)
+        else:
+            _dot(X, layers[0].W, zs[0], block)
+            zs[0] += layers[0].b
+        for i in range(len(layers) - 1):  # hidden layer i, then the product of layer i + 1
+            a = layers[i].activation.forward_into(zs[i], ws.a[i])
+            if a is not ws.a[i]:
+                np.copyto(ws.a[i], a)
+            acts.append(ws.a[i])
+            _dot(ws.a_hat[i], self._W_hat[i + 1], zs[i + 1], block)
+        out, z = layers[-1], zs[-1]
+        Y_hat, data_loss = loss.forward_inplace(z, Y, out.activation)
+        delta = loss.delta_into(z, Y_hat, Y, out.activation, ws.delta, scale)
+        for i in range(len(layers) - 1, 0, -1):
+            _dot_t(ws.a_hat[i - 1], delta, self._grad_hat[i], block)
+            grad_a = _dot(delta, layers[i].W.T, ws.g[i - 1], block)
+            delta = layers[i - 1].activation.backward(zs[i - 1], ws.a[i - 1], grad_a)
+        if X_hat is not None:
+            _dot_t(X_hat, delta, self._grad_hat[0], block)
+        else:
+            _dot_t(X, delta, self._grad_W[0], block)
+            np.dot(ws.ones, delta, out=self._grad_b[0])
+        acts.append(Y_hat)
+        return data_loss, acts
 
     def data_loss(self, X, Y, loss, block=0):
         """Mean data loss (no penalty) and ``Ŷ`` for arrays already of this network's dtype.

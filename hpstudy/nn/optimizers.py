@@ -12,6 +12,11 @@ layout), so each update below is a handful of whole-vector NumPy operations what
 
 These are the update rules of scikit-learn's ``SGDOptimizer`` and ``AdamOptimizer`` too.
 
+Speed: plain SGD's update is linear in ``η g``, so it offers :meth:`Optimizer.scaled_step`; the
+trainer then has the backward pass produce ``η g`` directly (the factor rides on ``δᴸ``, which
+is scaled by ``1/N`` anyway) and the step is one pass ``θ −= η g`` instead of two (measured:
+3 % of the training time of a [784, 256, 256, 10] network on 128-row batches, float32).
+
 Schedules give the learning rate of each epoch from the base rate η₀:
 
 - ``constant``:    η₀
@@ -42,6 +47,17 @@ class Optimizer(abc.ABC):
         ``grad`` may be overwritten (it is a scratch buffer recomputed every step).
         """
 
+    def scaled_step(self):
+        """A function ``f(theta, scaled_grad)`` doing what ``step(theta, grad, lr)`` does when
+        given ``scaled_grad = lr · grad``, or None (the default) when the update is not of that
+        form.
+
+        The trainer gets ``lr · grad`` at no cost by scaling the backward pass's starting
+        signal (see :meth:`~hpstudy.nn.network.Network.loss_and_gradient`), which saves
+        plain SGD one of its two passes over θ.
+        """
+        return None
+
 
 class SGD(Optimizer):
     """Plain gradient descent ``θ ← θ − η g``."""
@@ -51,6 +67,15 @@ class SGD(Optimizer):
     def step(self, theta, grad, lr):
         grad *= lr
         theta -= grad
+
+    def scaled_step(self):
+        # Not for a subclass that overrides ``step`` (to count, clip, log, …): it gets ``step``.
+        return _subtract_in_place if type(self).step is SGD.step else None
+
+
+def _subtract_in_place(theta, scaled_grad):
+    """``θ −= η g`` for ``scaled_grad = η g``."""
+    np.subtract(theta, scaled_grad, out=theta)
 
 
 class Momentum(Optimizer):

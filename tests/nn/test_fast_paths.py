@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hpstudy.nn import ACTIVATIONS, LOSSES, Network, get_activation, get_loss, training
+from hpstudy.nn.optimizers import SGD, Adam, Momentum
 
 rng = np.random.default_rng(0)
 
@@ -183,3 +184,111 @@ def test_eval_block_sizes(sizes, n, rows, expected):
 def test_training_buffers_are_released_after_fit():
     net, _ = fit_digits_like()
     assert net._workspaces == {}
+
+
+# -- parameter layout, bias folding, scaled gradients, the SGD shortcut -----------------------
+
+def test_each_layer_keeps_its_bias_right_after_its_weights():
+    net = Network.mlp([3, 4, 2], seed=0, dtype="float64")
+    theta = net.get_state()
+    W0, b0, W1, b1 = net.parameters()
+    np.testing.assert_array_equal(theta, np.concatenate([W0.ravel(), b0, W1.ravel(), b1]))
+    for p in net.parameters():  # live views of θ, in the shapes of the public contract
+        assert np.shares_memory(p, net._theta)
+    assert [p.shape for p in net.parameters()] == [(3, 4), (4,), (4, 2), (2,)]
+    np.testing.assert_array_equal(net.weights_vector(), np.concatenate([W0.ravel(), W1.ravel()]))
+    for grad_W, grad_b in zip(net._grad_W, net._grad_b, strict=True):
+        assert np.shares_memory(grad_W, net._grad) and np.shares_memory(grad_b, net._grad)
+
+
+def with_ones(X):
+    return np.hstack([X, np.ones((len(X), 1))])
+
+
+@pytest.mark.parametrize("hidden", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("sizes", [[5, 7, 6, 3], [300, 128, 64, 3], [5, 3]],
+                         ids=["row-major", "column-major", "one-layer"])
+@pytest.mark.parametrize("block", [0, 16])
+def test_inputs_with_a_column_of_ones_fold_the_first_bias(hidden, sizes, block):
+    net = Network.mlp(sizes, activation=hidden, output="softmax", seed=1, dtype="float64")
+    for p in net.parameters():
+        p += rng.normal(0, 0.1, p.shape)  # non-zero biases
+    X = rng.normal(size=(40, sizes[0]))
+    Y = np.eye(3)[rng.integers(0, 3, 40)]
+    loss = get_loss("cross_entropy")
+    value, acts, grad = net.loss_and_gradient(X, Y, loss, l1=0.01, l2=0.02, block=block)
+    value, acts, grad = value, [a.copy() for a in acts], grad.copy()
+    folded = net.loss_and_gradient(with_ones(X), Y, loss, l1=0.01, l2=0.02, block=block)
+    assert folded[0] == pytest.approx(value, rel=1e-12)
+    np.testing.assert_array_equal(folded[1][0], X)  # the inputs, without the ones
+    for a, b in zip(folded[1], acts, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(folded[2], grad, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+def test_scale_multiplies_the_gradient_and_not_the_loss(loss_name):
+    output = {"mse": "tanh", "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}[loss_name]
+    k = 1 if loss_name == "binary_cross_entropy" else 3
+    net = Network.mlp([4, 6, k], activation="relu", output=output, seed=2, dtype="float64")
+    X = rng.normal(size=(20, 4))
+    Y = rng.integers(0, 2, (20, k)).astype(float) if k == 1 else np.eye(3)[rng.integers(0, 3, 20)]
+    loss = get_loss(loss_name)
+    value, _, grad = net.loss_and_gradient(X, Y, loss, l1=0.01, l2=0.02)
+    grad = grad.copy()
+    scaled_value, _, scaled = net.loss_and_gradient(X, Y, loss, l1=0.01, l2=0.02, scale=0.3)
+    assert scaled_value == value
+    np.testing.assert_allclose(scaled, 0.3 * grad, rtol=1e-12, atol=1e-16)
+
+
+class StepSGD(SGD):
+    """SGD whose ``step`` is overridden (to count), so the trainer must call it."""
+
+    def __init__(self):
+        self.steps = 0
+
+    def step(self, theta, grad, lr):
+        self.steps += 1
+        super().step(theta, grad, lr)
+
+
+def test_sgd_takes_the_scaled_gradient_shortcut_only_with_its_own_step():
+    assert SGD().scaled_step() is not None
+    assert StepSGD().scaled_step() is None
+    assert Momentum().scaled_step() is None and Adam().scaled_step() is None
+    theta, grad = np.array([1.0, 2.0]), np.array([0.5, -1.0])
+    SGD().scaled_step()(theta, 0.1 * grad)
+    np.testing.assert_allclose(theta, [0.95, 2.1])
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_sgd_shortcut_trains_like_the_plain_step(l2):
+    shortcut, _ = fit_digits_like(optimizer=SGD(), l2=l2)
+    opt = StepSGD()
+    plain, _ = fit_digits_like(optimizer=opt, l2=l2)
+    assert opt.steps == 3 * 38  # 300 rows in batches of 8
+    np.testing.assert_allclose(shortcut.get_state(), plain.get_state(), rtol=1e-10, atol=1e-13)
+
+
+def test_training_batches_carry_a_column_of_ones(monkeypatch):
+    X = rng.normal(size=(30, 4))
+    Y = np.eye(2)[rng.integers(0, 2, 30)]
+    for copy_bytes in (1 << 24, 0):  # one shuffled copy per epoch; rows gathered per batch
+        monkeypatch.setattr(training, "SHUFFLE_COPY_BYTES", copy_bytes)
+        batches = training._Batches(X, Y, 8)
+        seen = []
+        for xb, yb in batches(np.random.default_rng(0)):
+            assert xb.shape == (len(yb), 5) and (xb[:, -1] == 1).all()
+            seen.append(np.hstack([xb[:, :-1], yb]))
+        assert [len(s) for s in seen] == [8, 8, 8, 6]
+        rows, expected = np.vstack(seen), np.hstack([X, Y])
+        sort = np.lexsort  # every row exactly once, in some order
+        np.testing.assert_array_equal(rows[sort(rows.T)], expected[sort(expected.T)])
+    whole = training._Batches(X, Y, 30)
+    assert [xb is X for xb, _ in whole(np.random.default_rng(0))] == [True]  # batch GD: X itself
+
+
+def test_diagnostic_fractions_and_norms_equal_numpys():
+    a = rng.normal(size=(7, 5)).astype(np.float32)
+    assert training._norm(a) == float(np.linalg.norm(a))
+    assert training._fraction(a > 0.3) == float(np.mean(a > 0.3))
