@@ -16,6 +16,7 @@ import optuna
 import pytest
 from conftest import tiny_experiment
 from procs import (
+    KILL_TARGET,
     State,
     check_kills,
     check_study,
@@ -39,11 +40,11 @@ from hpstudy.experiment.tracking import Tracker
 
 @pytest.mark.slow
 def test_sigkill_three_times_then_rerun_on_the_journal(stores):
-    config = slow_experiment(stores.root, "killed", trials=5)
+    config = slow_experiment(stores.root, "killed", trials=KILL_TARGET)
     outcome = kill_and_rerun(config, stores.args(), stores.root,
                              lambda: stores.load_study("killed"), stores.client())
     check_kills(outcome, stores.load_study("killed"), stores.client(),
-                stores.experiment_id("killed"), 5)
+                stores.experiment_id("killed"),KILL_TARGET)
     assert len(outcome["killed"]) == 3
     assert "3 interrupted" in outcome["log"].read_text()
 

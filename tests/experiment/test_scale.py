@@ -29,6 +29,7 @@ import numpy as np
 import optuna
 import pytest
 from procs import (
+    KILL_TARGET,
     State,
     check_kills,
     check_study,
@@ -275,9 +276,9 @@ def test_a_killed_worker_has_its_trial_run_by_another(scale):
 
 
 def test_sigkill_three_times_then_rerun_on_postgresql(scale):
-    config = slow_experiment(scale.root, "killed", trials=5)
+    config = slow_experiment(scale.root, "killed", trials=KILL_TARGET)
     outcome = kill_and_rerun(config, scale.args, scale.root, lambda: scale.load("killed"),
                              scale.client)
     study = scale.load("killed")
-    check_kills(outcome, study, scale.client, scale.experiment_id("killed"), 5)
+    check_kills(outcome, study, scale.client, scale.experiment_id("killed"), KILL_TARGET)
     assert len(outcome["killed"]) == 3
