@@ -12,7 +12,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from hpstudy.report.records import RELU_FAMILY, SATURATING, StudyRecord, TrialRecord
+from hpstudy.report.records import RELU_FAMILY, SATURATING, UNFINISHED, StudyRecord, TrialRecord
 
 #: hyperparameters in the order a reader expects them (others follow alphabetically)
 PARAM_ORDER = ("learning_rate", "batch_size", "depth", "width", "activation", "initializer",
@@ -89,7 +89,7 @@ def _add(group: Group, trial: TrialRecord) -> None:
         group.numbers.append(trial.number)
     elif trial.outcome == "pruned":
         group.pruned += 1
-    elif trial.outcome != "running":
+    elif trial.outcome not in UNFINISHED:
         group.failed += 1
 
 

@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from hpstudy.evaluation.charts import DPI, PALETTE, _log_y, _save, _style, _title
 from hpstudy.report import analysis as an
-from hpstudy.report.records import StudyRecord
+from hpstudy.report.records import UNFINISHED, StudyRecord
 
 ACTIVATION_COLORS = {"sigmoid": PALETTE[3], "tanh": PALETTE[1], "relu": PALETTE[0],
                      "leaky_relu": PALETTE[2], "identity": PALETTE[7]}
@@ -71,7 +71,7 @@ def _outcome_scatter(ax, record: StudyRecord, x_of, color_by: str | None = "acti
             done.append((x, t.value, t))
         elif t.outcome == "pruned" and t.last_value is not None:
             pruned.append((x, t.last_value))
-        elif t.outcome not in ("pruned", "running"):
+        elif t.outcome != "pruned" and t.outcome not in UNFINISHED:
             failed.append(x)
     if pruned:
         ax.scatter(*zip(*pruned, strict=True), s=34, facecolor="none", edgecolor=PRUNED_COLOR,

@@ -55,7 +55,8 @@ class TrialRecord:
     state : str
         Optuna state: ``COMPLETE``, ``PRUNED``, ``FAIL``, ``RUNNING`` or ``WAITING``.
     outcome : str
-        ``completed``, ``pruned``, ``diverged``, ``error``, ``interrupted`` or ``running``.
+        ``completed``, ``pruned``, ``diverged``, ``error``, ``interrupted``, ``running`` or
+        ``queued`` (the last two: not finished, see :data:`UNFINISHED`).
     values : list of float or None
         The objective values (completed trials only).
     params : dict
@@ -216,13 +217,19 @@ def _runs_of(reader, name: str) -> dict:
 # ----------------------------------------------------------------------------------------------
 # trials
 # ----------------------------------------------------------------------------------------------
+#: outcomes of trials that have not ended yet: counted neither as failed nor as pruned
+UNFINISHED = ("running", "queued")
+
+
 def _outcome(trial) -> str:
     if trial.state == State.COMPLETE:
         return "completed"
     if trial.state == State.PRUNED:
         return "pruned"
-    if trial.state in (State.RUNNING, State.WAITING):
+    if trial.state == State.RUNNING:
         return "running"
+    if trial.state == State.WAITING:  # queued for a worker (the trial target's claim tokens)
+        return "queued"
     return trial.user_attrs.get(OUTCOME) or "error"
 
 

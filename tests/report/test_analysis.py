@@ -113,3 +113,19 @@ def test_findings_name_the_best_trial():
                                                (185, "3 min 05 s"), (3720, "1 h 02 min")])
 def test_duration(seconds, text):
     assert an.duration(seconds) == text
+
+
+def test_unfinished_trials_are_labelled_by_state_and_not_counted_as_failed():
+    import optuna
+
+    from hpstudy.report.records import trial_record
+
+    State = optuna.trial.TrialState
+    dist = {"activation": optuna.distributions.CategoricalDistribution(["relu", "tanh"])}
+    queued, running = (trial_record(optuna.trial.create_trial(
+        state=state, params={"activation": "relu"}, distributions=dist), None, None)
+        for state in (State.WAITING, State.RUNNING))
+    assert (queued.outcome, running.outcome) == ("queued", "running")
+    unfinished = [trial(5, None, "queued"), trial(6, None, "running")]
+    (relu,) = an.group_by(study([trial(0, 0.9), *unfinished]), "activation")
+    assert (relu.completed, relu.pruned, relu.failed) == (1, 0, 0)
