@@ -615,7 +615,8 @@ def test_two_workers_share_a_grid_study(stores, monkeypatch, start):
 # Interrupted studies: SIGTERM and SIGKILL during a trial, then a rerun
 # ------------------------------------------------------------------------------------------
 
-#: trials of a few seconds (one row per step), so a signal lands inside one
+#: trials of a few seconds (one row per step, 80 epochs: ~2 s on a fast machine), so a signal
+#: lands inside one
 SLOW = """
 [study]
 name = "{name}"
@@ -640,7 +641,7 @@ depth = 1
 width = 8
 activation = "tanh"
 optimizer = "adam"
-epochs = 20
+epochs = 80
 
 [stability]
 noise_levels = [0.05]
