@@ -166,10 +166,11 @@ def _log_y(ax, values: np.ndarray) -> None:
     ax.grid(True, which="minor", axis="y", color="#eeeeee", linewidth=0.6)
 
 
-def _curve_panel(ax, train, val, name: str, lower_is_better: bool) -> None:
+def _curve_panel(ax, train, val, name: str, lower_is_better: bool,
+                 train_label: str | None = None) -> None:
     """Train and validation series over epochs 1..E, marking the best validation epoch."""
     epochs_t = np.arange(1, train.size + 1)
-    ax.plot(epochs_t, train, color=TRAIN_COLOR, lw=1.8, label=f"train {name}")
+    ax.plot(epochs_t, train, color=TRAIN_COLOR, lw=1.8, label=train_label or f"train {name}")
     if val.size and np.any(np.isfinite(val)):
         epochs_v = np.arange(1, val.size + 1)
         ax.plot(epochs_v, val, color=VAL_COLOR, lw=1.8, label=f"validation {name}")
@@ -186,7 +187,7 @@ def _curve_panel(ax, train, val, name: str, lower_is_better: bool) -> None:
 
 def plot_loss_curves(train_loss: Sequence[float], val_loss: Sequence[float] | None, path,
                      title: str = "Training curves", metric: Mapping | None = None,
-                     loss_name: str = "loss") -> Path:
+                     loss_name: str = "loss", penalty: str | None = None) -> Path:
     """Train and validation loss per epoch (log scale when they span orders of magnitude).
 
     Parameters
@@ -204,6 +205,10 @@ def plot_loss_curves(train_loss: Sequence[float], val_loss: Sequence[float] | No
         panel, best validation epoch marked (``greater_is_better`` defaults to True).
     loss_name : str, default "loss"
         Label of the loss axis (e.g. "cross-entropy").
+    penalty : str, optional
+        The regularisation penalty that ``train_loss`` includes (e.g. "L2 penalty, λ = 0.003"),
+        named in the train curve's label: the training loss is the objective minimised, data
+        loss plus penalty, while the validation loss is the data loss alone.
 
     Returns
     -------
@@ -214,7 +219,9 @@ def plot_loss_curves(train_loss: Sequence[float], val_loss: Sequence[float] | No
         raise ValueError("train_loss must hold at least one epoch; got an empty sequence")
     fig, axes = _figure(2 if metric else 1, (11.0, 4.4) if metric else (6.8, 4.4))
     ax_loss = axes[0] if metric else axes
-    _curve_panel(ax_loss, train, _finite(val_loss), loss_name, lower_is_better=True)
+    train_label = f"train {loss_name} + {penalty}" if penalty else None
+    _curve_panel(ax_loss, train, _finite(val_loss), loss_name, lower_is_better=True,
+                 train_label=train_label)
     if metric:
         name = str(metric.get("name", "metric"))
         _curve_panel(axes[1], _finite(metric.get("train")), _finite(metric.get("val")), name,

@@ -73,11 +73,20 @@ def _history_charts(result, wanted, out: Path) -> None:
     if "loss_curve" in wanted:
         metric = {"name": h.metric_name, "train": h.train_metric, "val": h.val_metric}
         ch.plot_loss_curves(h.train_loss, h.val_loss, out / "loss_curve.png",
-                            metric=metric, loss_name=result.spec["loss"])
+                            metric=metric, loss_name=result.spec["loss"],
+                            penalty=_penalty(result.params))
     if "gradient_norms" in wanted:
         norms = h.layer_series("grad_norm")
         names = [f"layer {i} ({a})" for i, a in enumerate(result.spec["activations"], 1)]
         ch.plot_gradient_norms(norms, out / "gradient_norms.png", layer_names=names)
+
+
+def _penalty(params: dict) -> str | None:
+    """The regularisation penalty in the training loss, as the loss curve names it."""
+    kind, lam = params.get("regularizer", "none"), params.get("lambda", 0.0)
+    if kind in (None, "none") or not lam:
+        return None
+    return f"{'elastic' if kind == 'elastic' else kind.upper()} penalty (λ = {float(lam):.3g})"
 
 
 def gain_lift(result, dataset):

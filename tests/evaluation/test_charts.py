@@ -47,6 +47,19 @@ def test_loss_curves_log_scale_divergence_and_no_validation(tmp_path):
         charts.plot_loss_curves([], None, tmp_path / "c.png")
 
 
+def test_loss_curve_names_the_penalty_in_the_training_loss(tmp_path):
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    charts._curve_panel(ax, np.array([2.0, 1.5]), np.array([0.4, 0.3]), "cross_entropy", True,
+                        train_label="train cross_entropy + L2 penalty (λ = 0.003)")
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["train cross_entropy + L2 penalty (λ = 0.003)", "validation cross_entropy"]
+    path = tmp_path / "penalty.png"
+    _check_png(path, charts.plot_loss_curves([2.0, 1.5, 1.2], [0.4, 0.3, 0.3], path,
+                                             loss_name="cross_entropy", penalty="L2 penalty"))
+
+
 @pytest.mark.parametrize("k, normalize", [(2, True), (10, True), (12, False)])
 def test_confusion_matrix(tmp_path, k, normalize):
     r = np.random.default_rng(k)

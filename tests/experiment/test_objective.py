@@ -367,3 +367,15 @@ def test_trial_summary_is_json():
     assert record["state"] == "COMPLETE" and record["values"] == [0.5]
     assert record["params"] == {"lr": 0.1} and record["run_id"] == "abc"
     assert record["outcome"] == "completed" and record["metrics"] == {"val_accuracy": 0.5}
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"regularizer": "l2", "lambda": 0.00302}, "L2 penalty (λ = 0.00302)"),
+    ({"regularizer": "elastic", "lambda": 1e-4}, "elastic penalty (λ = 0.0001)"),
+    ({"regularizer": "none", "lambda": 0.0}, None),
+    ({"learning_rate": 0.1}, None),
+])
+def test_the_loss_curve_names_the_penalty_its_training_loss_includes(params, named):
+    from hpstudy.experiment.artifacts import _penalty
+
+    assert _penalty(params) == named
