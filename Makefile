@@ -31,8 +31,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check hpstudy tests benchmarks
 
-# Speed against the peers: the network (bench_nn), then whole studies (bench_study, ~15 min;
-# BENCH_ARGS=--quick for a few minutes)
+# Speed against the peers: the network (bench_nn), then whole studies (bench_study, 3-5 min on
+# 2 cores; BENCH_ARGS=--quick for about two)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_nn.py
 	$(BIN)/python benchmarks/bench_study.py $(BENCH_ARGS)
