@@ -206,7 +206,7 @@ def plot_loss_curves(train_loss: Sequence[float], val_loss: Sequence[float] | No
     loss_name : str, default "loss"
         Label of the loss axis (e.g. "cross-entropy").
     penalty : str, optional
-        The regularisation penalty that ``train_loss`` includes (e.g. "L2 penalty, λ = 0.003"),
+        The regularisation penalty that ``train_loss`` includes (e.g. "L2 penalty (λ = 0.003)"),
         named in the train curve's label: the training loss is the objective minimised, data
         loss plus penalty, while the validation loss is the data loss alone.
 
