@@ -44,7 +44,7 @@ def test_sigkill_three_times_then_rerun_on_the_journal(stores):
     outcome = kill_and_rerun(config, stores.args(), stores.root,
                              lambda: stores.load_study("killed"), stores.client())
     check_kills(outcome, stores.load_study("killed"), stores.client(),
-                stores.experiment_id("killed"),KILL_TARGET)
+                stores.experiment_id("killed"), KILL_TARGET)
     assert len(outcome["killed"]) == 3
     assert "3 interrupted" in outcome["log"].read_text()
 
