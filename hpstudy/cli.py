@@ -278,5 +278,21 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
+def run() -> None:
+    """The ``hpstudy`` console script: :func:`main`, then exit without a last garbage collection.
+
+    A study or report process ends holding the modules of MLflow, Optuna, scikit-learn, SciPy
+    and matplotlib; the interpreter's shutdown collects them again and again as it clears
+    each module, 1 to 1.5 s after the command is done (measured with ``hpstudy study``).
+    ``gc.freeze()`` takes them out of those collections; the process is ending, the memory goes
+    back with it, and every file and database write was closed by the command itself.
+    """
+    code = main()
+    import gc
+
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

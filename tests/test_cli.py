@@ -250,3 +250,22 @@ def test_unknown_command_is_a_usage_error(capsys):
         main(["frobnicate"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_console_script_exits_with_the_command_code_without_a_last_collection(monkeypatch):
+    """``hpstudy`` is ``cli.run``: the exit code of ``main``, the heap frozen on the way out
+    (the interpreter's shutdown then skips collecting it; see ``cli.run``)."""
+    import gc
+    import tomllib
+
+    from hpstudy import cli
+
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["hpstudy"] == "hpstudy.cli:run"
+    monkeypatch.setattr(cli, "main", lambda: 2)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.run()
+        assert exit_info.value.code == 2 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

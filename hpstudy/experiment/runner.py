@@ -30,6 +30,7 @@ interrupted). Queued trials left by an interrupted run are run first by the next
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -291,6 +292,21 @@ def recover_stale(study: optuna.Study, tracker, experiment_id: str) -> int:
     return stale
 
 
+def freeze_heap() -> None:
+    """Move every object alive now out of the garbage collector's sight (``gc.freeze``).
+
+    A study process holds the modules of Optuna, MLflow (with SQLAlchemy and Alembic),
+    scikit-learn, SciPy, pandas and matplotlib: a million or so objects that live until the
+    process ends. Each full collection walks all of them, and the allocations of the trials
+    (SQLAlchemy rows, Optuna's trial copies, matplotlib artists) trigger many: measured on the
+    default digits study with 1 worker, 26 s without freezing against 20 s with it (CPU 31
+    against 21 s). Called once the imports are done and the stores are open, and right before
+    the workers are forked, as the ``gc.freeze`` documentation advises (their pages stay
+    shared). Objects made later are collected as usual; :func:`run_study` unfreezes at its end.
+    """
+    gc.freeze()
+
+
 def _threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
@@ -404,6 +420,7 @@ def _open_context(options: RunOptions, worker: int, settings=None) -> WorkerCont
     def reseed(number: int) -> None:
         study.sampler = make_sampler(cfg.study, cfg.search, seed=cfg.study.seed + number)
 
+    freeze_heap()  # mlflow and the stores are loaded now
     return WorkerContext(cfg, dataset, tracker, study, exp_id, parent, reseed)
 
 
@@ -610,6 +627,18 @@ def run_study(options: RunOptions) -> StudyOutcome:
     if options.name:
         options.overrides = {**options.overrides, "study.name": options.name}
     settings = load_settings(options)  # a bad config or data file stops here, nothing stored
+    freeze_heap()  # before the fork (see freeze_heap)
+    try:
+        return _run_study(options, settings, start)
+    finally:
+        # a caller that goes on (a notebook, a test, the next study) gets its collector back,
+        # and the garbage of this study collected: MLflow's artifact thread pools end only
+        # then, and a process running threads spawns its workers instead of forking them
+        gc.unfreeze()
+        gc.collect()
+
+
+def _run_study(options: RunOptions, settings, start: float) -> StudyOutcome:
     workers = Workers(options, options.workers - 1, settings) if options.workers > 1 else None
     try:
         ctx = _open_context(options, 0, settings)

@@ -858,3 +858,25 @@ def test_work_stops_at_the_target(monkeypatch):
     ctx.study.add_trial(frozen(State.FAIL, "diverged"))
     assert work(ctx, quota=5, target=4, deadline=None) == 2
     assert n_counted(ctx.study) == 4 and len(objective.script) == 3
+
+
+def test_the_heap_is_frozen_while_trials_run_and_given_back_after(stores, monkeypatch, capsys):
+    """runner.freeze_heap: the trials run with the import-time heap out of the collector's
+    sight; the study hands the collector back whole, also when it fails."""
+    import gc
+
+    from hpstudy.experiment import runner
+
+    seen, real = [], runner.work
+    monkeypatch.setattr(runner, "work", lambda ctx, *a, **kw: seen.append(
+        gc.get_freeze_count()) or real(ctx, *a, **kw))
+    config = tiny_experiment(stores.root, "frozen", trials=2, epochs=2)
+    assert study(stores, config) == 0
+    assert seen and seen[0] > 10_000  # optuna, mlflow, numpy, ... are frozen
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+    monkeypatch.setattr(runner, "work", lambda *a, **kw: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        study(stores, config, "--trials", "3")
+    assert gc.get_freeze_count() == 0
+    capsys.readouterr()
