@@ -396,14 +396,13 @@ class Objective:
 
     def _record_failure(self, trial, run_id, hook, err: BaseException) -> None:
         outcome, status, state, reason = classify_failure(err)
-        try:
-            if hook is not None:
-                hook.flush()
-        except Exception:  # noqa: BLE001 - the run is ended below whatever the flush did
-            pass
         trial.set_user_attr(OUTCOME, outcome)
         trial.set_user_attr("reason", reason)
-        self.tracker.end_run(run_id, status, state, reason)
+        rows = hook.take() if hook is not None else []
+        try:  # the step metrics still buffered go with the state tags
+            self.tracker.end_run(run_id, status, state, reason, rows=rows)
+        except Exception:  # noqa: BLE001 - the run must end whatever the metrics did
+            self.tracker.end_run(run_id, status, state, reason)
 
 
 def classify_failure(err: BaseException) -> tuple[str, str, str, str]:

@@ -185,6 +185,15 @@ def _retry(fn, *args, attempts: int = 6, **kwargs):
     return None
 
 
+def _metric_items(rows: list[tuple[dict, int]]) -> list:
+    """MLflow metrics of ``[(metrics, step), ...]``, stamped now; non-finite values are left
+    out (MLflow stores NaN, but they break charts and sorting)."""
+    now = int(time.time() * 1000)
+    return [Metric(str(k), float(v), now, int(step)) for metrics, step in rows
+            for k, v in metrics.items() if v is not None and float(v) == float(v)
+            and abs(float(v)) != float("inf")]
+
+
 def _chunks(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -292,12 +301,23 @@ class Tracker:
     def get_run(self, run_id: str):
         return _retry(self.client.get_run, run_id)
 
-    def end_run(self, run_id: str, status: str, state: str, reason: str | None = None) -> None:
-        """Finish a run: MLflow ``status`` (FINISHED/KILLED/FAILED), Optuna ``state`` and why."""
-        tags = {STATE_TAG: state}
+    def end_run(self, run_id: str, status: str, state: str, reason: str | None = None,
+                rows: list[tuple[dict, int]] | None = None) -> None:
+        """Finish a run: MLflow ``status`` (FINISHED/KILLED/FAILED), Optuna ``state`` and why.
+
+        ``rows``: step metrics still to log (see :meth:`log_metrics`); they go in the same
+        call as the state tags when MLflow's batch limits allow, which is one round trip to
+        the store fewer for every pruned trial.
+        """
+        tags = [RunTag(STATE_TAG, state)]
         if reason:
-            tags[REASON_TAG] = reason[:4000]
-        self.set_tags(run_id, tags)
+            tags.append(RunTag(REASON_TAG, reason[:4000]))
+        metrics = _metric_items(rows or [])
+        if len(metrics) + len(tags) <= _BATCH["metrics"]:
+            _retry(self.client.log_batch, run_id, metrics=metrics, tags=tags)
+        else:
+            self.log_metrics(run_id, rows)
+            _retry(self.client.log_batch, run_id, tags=tags)
         _retry(self.client.set_terminated, run_id, status=status)
 
     def reopen(self, run_id: str) -> None:
@@ -317,15 +337,9 @@ class Tracker:
             _retry(self.client.log_batch, run_id, tags=chunk)
 
     def log_metrics(self, run_id: str, rows: list[tuple[dict, int]]) -> None:
-        """Log ``[(metrics, step), ...]`` in as few batched calls as MLflow allows.
-
-        Non-finite values are skipped (MLflow stores NaN, but they break charts and sorting).
-        """
-        now = int(time.time() * 1000)
-        items = [Metric(str(k), float(v), now, int(step)) for metrics, step in rows
-                 for k, v in metrics.items() if v is not None and float(v) == float(v)
-                 and abs(float(v)) != float("inf")]
-        for chunk in _chunks(items, _BATCH["metrics"]):
+        """Log ``[(metrics, step), ...]`` in as few batched calls as MLflow allows (non-finite
+        values are skipped, see :func:`_metric_items`)."""
+        for chunk in _chunks(_metric_items(rows), _BATCH["metrics"]):
             _retry(self.client.log_batch, run_id, metrics=chunk)
 
     def log_artifacts(self, run_id: str, local_dir, artifact_path: str | None = None) -> None:

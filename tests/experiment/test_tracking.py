@@ -284,3 +284,29 @@ def test_no_template_when_the_cache_folder_cannot_be_made(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     t = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")  # still works: migrated as usual
     assert t.experiment_id("a")
+
+
+def test_end_run_sends_buffered_metrics_with_the_state_tags_in_one_call(stores, tracker,
+                                                                        monkeypatch):
+    """A pruned trial's last step metrics and its state tags are one round trip to the store;
+    more metrics than one batch takes still all arrive, before the tags."""
+    exp_id = tracker.experiment_id("alpha")
+    run_id = tracker.start_trial(exp_id, tracker.study_run(exp_id, "alpha"), "alpha", 0, {})
+    calls, real = [], tracker.client.log_batch
+    monkeypatch.setattr(tracker.client, "log_batch", lambda run, **kw: calls.append(
+        {k: len(v) for k, v in kw.items()}) or real(run, **kw))
+    rows = [({"train_loss": 1.0 / e, "val_loss": float("nan")}, e) for e in (1, 2, 3)]
+    tracker.end_run(run_id, "KILLED", "PRUNED", "pruned at epoch 3", rows=rows)
+    assert calls == [{"metrics": 3, "tags": 2}]
+    run = stores.client().get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.tags["hpstudy.state"] == "PRUNED"
+    history = stores.client().get_metric_history(run_id, "train_loss")
+    assert sorted((m.step, m.value) for m in history) == [(1, 1.0), (2, 0.5), (3, 1.0 / 3)]
+    assert "val_loss" not in run.data.metrics  # non-finite values are left out
+
+    calls.clear()
+    other = tracker.start_trial(exp_id, None, "alpha", 1, {})
+    many = [({f"m{i}": float(i) for i in range(100)}, e) for e in range(12)]  # 1200 metrics
+    tracker.end_run(other, "FINISHED", "COMPLETE", rows=many)
+    assert calls == [{"metrics": 1000}, {"metrics": 200}, {"tags": 1}]
+    assert len(stores.client().get_metric_history(other, "m99")) == 12
