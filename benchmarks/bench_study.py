@@ -48,6 +48,11 @@ peer's; tracking + charts + stability ≤ 15 % of the profiled study's wall time
 1.7× the trials per minute of 1 worker; pruning at least halves the wall time and keeps the
 best value within 1 %; ``hpstudy --help`` answers in < 0.5 s (best of 5).
 
+``--seeds 0,1,2,3`` also runs the peer and the default study (2 workers) with each further
+study seed and prints their best validation F1 side by side, with the means: a single study's
+best is the best of a few dozen noisy trainings, so one seed says little about which search
+finds better networks (see :func:`by_seed`).
+
 Timings on a shared machine only ever get longer: where it matters (``--help``) the best of
 several runs is kept; whole studies run once each (``--repeats`` runs each again and keeps the
 faster), so compare the ratios, and rerun when the machine was busy (the load average is
@@ -191,8 +196,9 @@ def _run(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, flo
 
 # -- the peer: Optuna + sklearn MLPClassifier + MLflow, as the docs show --------------------------
 
-def peer_child(trials: int, out: str) -> None:
-    """The peer's study, run in a fresh process whose working folder is a temporary one."""
+def peer_child(trials: int, out: str, seed: int = 0) -> None:
+    """The peer's study, run in a fresh process whose working folder is a temporary one.
+    ``seed`` seeds its TPE sampler; trial ``n`` fits with ``random_state = n + 1000 * seed``."""
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -229,7 +235,7 @@ def peer_child(trials: int, out: str) -> None:
         with mlflow.start_run(nested=True, run_name=f"trial-{trial.number:04d}"):
             mlflow.log_params(trial.params)
             clf = MLPClassifier(max_iter=epochs, early_stopping=False, nesterovs_momentum=False,
-                                random_state=trial.number, **params)
+                                random_state=trial.number + 1000 * seed, **params)
             clf.fit(ds.X_train, ds.y_train)
             val = f1_score(ds.y_val, clf.predict(ds.X_val), average="macro")
             test = f1_score(ds.y_test, clf.predict(ds.X_test), average="macro")
@@ -241,7 +247,7 @@ def peer_child(trials: int, out: str) -> None:
 
     with mlflow.start_run(run_name="digits-sklearn"):
         study = optuna.create_study(direction="maximize",
-                                    sampler=optuna.samplers.TPESampler(seed=0))
+                                    sampler=optuna.samplers.TPESampler(seed=seed))
         # a diverging fit raises ValueError; like hpstudy's diverged trials it uses the budget
         study.optimize(objective, n_trials=trials, catch=(ValueError,))
         mlflow.log_params(study.best_params)
@@ -258,7 +264,7 @@ def peer_child(trials: int, out: str) -> None:
         "last_end": max(t.datetime_complete.timestamp() for t in study.trials)}))
 
 
-def run_peer(trials: int, threads: int | None, data: dict) -> Study:
+def run_peer(trials: int, threads: int | None, data: dict, seed: int = 0) -> Study:
     with _folder("bench-peer-") as tmp:
         env = {**os.environ, "BENCH_DATA": json.dumps(data)}
         for var in BLAS_VARS:
@@ -268,12 +274,14 @@ def run_peer(trials: int, threads: int | None, data: dict) -> Study:
         env.pop("MLFLOW_TRACKING_URI", None)
         out = Path(tmp) / "peer.json"
         wall, t0 = _run([sys.executable, str(Path(__file__).resolve()), "--peer-child",
-                         "--trials", str(trials), "--out", str(out)], Path(tmp), env)
+                         "--trials", str(trials), "--out", str(out), "--seed", str(seed)],
+                        Path(tmp), env)
         result = json.loads(out.read_text())
     records = result["completed"]
     best = max(records, key=lambda r: r["value"])
     completions = [(r["complete"] - t0, r["value"]) for r in records]
-    label = f"peer: sklearn MLP, {'default' if not threads else threads} BLAS thread(s)"
+    label = f"peer: sklearn MLP, {'default' if not threads else threads} BLAS thread(s)" + (
+        f", seed {seed}" if seed else "")
     return Study(label, wall, result["trials"], best["value"], best["test"],
                  time_to_99(completions, best["value"]), completions,
                  result["first_start"] - t0, result["last_end"] - t0, LAST_CPU[0])
@@ -465,6 +473,39 @@ def verdicts(peer: Study, two: Study, one: Study, nopr: Study, same1: Study, sam
     ]
 
 
+def by_seed(seeds: list[int], seed0: tuple[Study, Study], trials: int, threads: int | None,
+            data: dict) -> list[tuple[int, float, float]]:
+    """``(seed, peer's best val F1, hpstudy's)`` for each seed: the default study (2 workers)
+    with ``study.seed`` set, against the peer with that seed (seed 0: the studies above).
+
+    One study's best validation F1 is the best of a few dozen noisy trainings (the same
+    network trained again with another seed moves it by about ±0.005, ±2 rows of 360), so one
+    seed can say little about which search finds better networks; the mean over seeds does.
+    """
+    rows = []
+    for seed in seeds:
+        if seed == 0:
+            peer, two = seed0
+        else:
+            peer = run_peer(trials, threads, data, seed)
+            two = run_hpstudy(f"hpstudy: 2 workers, seed {seed}", trials, 2,
+                              [f"study.seed={seed}"])
+            for s in (peer, two):
+                print(f"  {s.label}: {s.wall:.1f} s, best val F1 {s.best_val:.4f} "
+                      f"({_load_avg()})", flush=True)
+        rows.append((seed, peer.best_val, two.best_val))
+    return rows
+
+
+def seeds_table(rows: list[tuple[int, float, float]]) -> str:
+    lines = ["best validation F1 by seed (hpstudy: 2 workers, the default study)",
+             f"{'seed':>4} {'peer':>7} {'hpstudy':>7}"]
+    lines += [f"{seed:>4} {p:>7.4f} {h:>7.4f}" for seed, p, h in rows]
+    mean = [sum(r[i] for r in rows) / len(rows) for i in (1, 2)]
+    lines.append(f"{'mean':>4} {mean[0]:>7.4f} {mean[1]:>7.4f}")
+    return "\n".join(lines)
+
+
 def _best_of(runs: int, fn, *args) -> Study:
     results = [fn(*args) for _ in range(runs)]
     return min(results, key=lambda s: s.wall)
@@ -479,6 +520,11 @@ def main(argv=None) -> int:
     parser.add_argument("--peer-threads", default="1", metavar="LIST",
                         help="BLAS threads of the peer, comma-separated runs, 'default' for "
                              "NumPy's own (default 1; the fastest run counts)")
+    parser.add_argument("--seeds", default="0", metavar="LIST",
+                        help="also compare the best validation F1 of the peer and of the default "
+                             "study over these study seeds, e.g. 0,1,2,3 (one more peer and "
+                             "hpstudy study per seed; default 0: the studies above only)")
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--keep", metavar="DIR", help="keep each study's folder under DIR")
@@ -490,7 +536,7 @@ def main(argv=None) -> int:
     global KEEP
     KEEP = Path(args.keep).resolve() if args.keep else None
     if args.peer_child:
-        peer_child(trials, args.out)
+        peer_child(trials, args.out, args.seed)
         return 0
     if args.profile_child:
         profile_child(trials, args.out)
@@ -518,6 +564,9 @@ def main(argv=None) -> int:
         studies[key] = fn()
         s = studies[key]
         print(f"  {s.label}: {s.wall:.1f} s, {s.trials} trials ({_load_avg()})", flush=True)
+    seeds = [int(x) for x in args.seeds.split(",")]
+    seed_rows = by_seed(seeds, (studies[f"peer{peer_threads[0] or ''}"], studies["two"]),
+                        trials, peer_threads[0], data) if seeds != [0] else []
     prof = run_profile(trials)
     print(f"  profile: {prof['total']:.1f} s ({_load_avg()})", flush=True)
     peers = [s for k, s in studies.items() if k.startswith("peer")]
@@ -535,6 +584,11 @@ def main(argv=None) -> int:
           f"{studies['one'].per_minute / peer.per_minute:.2f}x\n")
     rows = verdicts(peer, studies["two"], studies["one"], studies["nopr"], studies["same1"],
                     studies["same2"], prof, help_s)
+    if seed_rows:
+        print(seeds_table(seed_rows) + "\n")
+        mean_peer, mean_two = (sum(r[i] for r in seed_rows) / len(seed_rows) for i in (1, 2))
+        rows.insert(1, (f"mean best val F1 over seeds {args.seeds}: hpstudy >= peer",
+                        f"{mean_two:.4f} vs {mean_peer:.4f}", mean_two >= mean_peer))
     width = max(len(name) for name, _, _ in rows)
     for name, value, ok in rows:
         print(f"{'PASS' if ok else 'FAIL'}  {name:<{width}}  {value}")
@@ -545,6 +599,7 @@ def main(argv=None) -> int:
                                                "phase_per_minute": s.phase_per_minute}
                                            for k, s in studies.items()},
              "profile": prof, "help_seconds": help_s,
+             "seeds": [{"seed": a, "peer": b, "hpstudy": c} for a, b, c in seed_rows],
              "targets": [{"target": n, "value": v, "pass": ok} for n, v, ok in rows]},
             indent=1))
     failed = [name for name, _, ok in rows if not ok]
