@@ -880,3 +880,18 @@ def test_the_heap_is_frozen_while_trials_run_and_given_back_after(stores, monkey
         study(stores, config, "--trials", "3")
     assert gc.get_freeze_count() == 0
     capsys.readouterr()
+
+
+def test_a_waiting_worker_looks_again_soon_then_less_often(monkeypatch):
+    """next_claim waits for other workers' trials with doubling pauses (0.05 s up to 1 s): the
+    last trial of a study usually ends within a fraction of a second."""
+    from hpstudy.experiment import runner
+    from hpstudy.experiment.claims import Tally
+
+    looks = iter([Tally(0, 1, 0)] * 7 + [Tally(1, 0, 0)])
+    waits = []
+    monkeypatch.setattr(runner, "reap", lambda ctx: None)
+    monkeypatch.setattr(runner, "tally", lambda study: next(looks))
+    monkeypatch.setattr(runner.time, "sleep", waits.append)
+    assert runner.next_claim(SimpleNamespace(study=None), target=1, deadline=None) is None
+    assert waits == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
