@@ -497,13 +497,29 @@ def by_seed(seeds: list[int], seed0: tuple[Study, Study], trials: int, threads: 
     return rows
 
 
+def seed_means(rows: list[tuple[int, float, float]]) -> tuple[float, float]:
+    """The peer's and hpstudy's mean best validation F1 over the rows of :func:`by_seed`."""
+    return tuple(sum(r[i] for r in rows) / len(rows) for i in (1, 2))
+
+
 def seeds_table(rows: list[tuple[int, float, float]]) -> str:
     lines = ["best validation F1 by seed (hpstudy: 2 workers, the default study)",
              f"{'seed':>4} {'peer':>7} {'hpstudy':>7}"]
     lines += [f"{seed:>4} {p:>7.4f} {h:>7.4f}" for seed, p, h in rows]
-    mean = [sum(r[i] for r in rows) / len(rows) for i in (1, 2)]
-    lines.append(f"{'mean':>4} {mean[0]:>7.4f} {mean[1]:>7.4f}")
+    mean_peer, mean_two = seed_means(rows)
+    lines.append(f"{'mean':>4} {mean_peer:>7.4f} {mean_two:>7.4f}")
     return "\n".join(lines)
+
+
+def _seed_list(text: str) -> list[int]:
+    """``--seeds``: comma-separated non-negative integers."""
+    try:
+        seeds = [int(x) for x in text.split(",")]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"expected seeds like 0,1,2,3; got {text!r}")
+    return seeds
 
 
 def _best_of(runs: int, fn, *args) -> Study:
@@ -520,7 +536,7 @@ def main(argv=None) -> int:
     parser.add_argument("--peer-threads", default="1", metavar="LIST",
                         help="BLAS threads of the peer, comma-separated runs, 'default' for "
                              "NumPy's own (default 1; the fastest run counts)")
-    parser.add_argument("--seeds", default="0", metavar="LIST",
+    parser.add_argument("--seeds", default=[0], type=_seed_list, metavar="LIST",
                         help="also compare the best validation F1 of the peer and of the default "
                              "study over these study seeds, e.g. 0,1,2,3 (one more peer and "
                              "hpstudy study per seed; default 0: the studies above only)")
@@ -564,7 +580,7 @@ def main(argv=None) -> int:
         studies[key] = fn()
         s = studies[key]
         print(f"  {s.label}: {s.wall:.1f} s, {s.trials} trials ({_load_avg()})", flush=True)
-    seeds = [int(x) for x in args.seeds.split(",")]
+    seeds = args.seeds
     seed_rows = by_seed(seeds, (studies[f"peer{peer_threads[0] or ''}"], studies["two"]),
                         trials, peer_threads[0], data) if seeds != [0] else []
     prof = run_profile(trials)
@@ -586,8 +602,8 @@ def main(argv=None) -> int:
                     studies["same2"], prof, help_s)
     if seed_rows:
         print(seeds_table(seed_rows) + "\n")
-        mean_peer, mean_two = (sum(r[i] for r in seed_rows) / len(seed_rows) for i in (1, 2))
-        rows.insert(1, (f"mean best val F1 over seeds {args.seeds}: hpstudy >= peer",
+        mean_peer, mean_two = seed_means(seed_rows)
+        rows.insert(1, (f"mean best val F1 over seeds {','.join(map(str, seeds))}: hpstudy >= peer",
                         f"{mean_two:.4f} vs {mean_peer:.4f}", mean_two >= mean_peer))
     width = max(len(name) for name, _, _ in rows)
     for name, value, ok in rows:

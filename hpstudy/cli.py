@@ -9,6 +9,7 @@ Set ``HPSTUDY_DEBUG=1`` to see the traceback behind a one-line error.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -288,8 +289,6 @@ def run() -> None:
     back with it, and every file and database write was closed by the command itself.
     """
     code = main()
-    import gc
-
     gc.freeze()
     sys.exit(code)
 

@@ -315,8 +315,9 @@ class Tracker:
         metrics = _metric_items(rows or [])
         if len(metrics) + len(tags) <= _BATCH["metrics"]:
             _retry(self.client.log_batch, run_id, metrics=metrics, tags=tags)
-        else:
-            self.log_metrics(run_id, rows)
+        else:  # the metrics first, on their own
+            for chunk in _chunks(metrics, _BATCH["metrics"]):
+                _retry(self.client.log_batch, run_id, metrics=chunk)
             _retry(self.client.log_batch, run_id, tags=tags)
         _retry(self.client.set_terminated, run_id, status=status)
 
