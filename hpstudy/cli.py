@@ -1,7 +1,9 @@
 """``hpstudy`` command line: parse arguments, call one function, map errors to exit codes.
 
-Exit codes: 0 success, 1 a check failed (``gradcheck``), 2 bad input (config, data, storage,
-names; one line on stderr, no traceback), 130 interrupted (Ctrl-C / SIGTERM; rerun to resume).
+Exit codes: 0 success, 1 a check failed (``gradcheck``), 2 bad input (any
+:class:`~hpstudy.errors.HpstudyError`: config, data, storage, names, options; one line on
+stderr, no traceback), 130 interrupted (Ctrl-C / SIGTERM; rerun to resume). Every other
+exception is a bug and shows its traceback.
 Heavy libraries are imported inside the commands so that ``hpstudy --help`` answers at once.
 Set ``HPSTUDY_DEBUG=1`` to see the traceback behind a one-line error.
 """
@@ -14,6 +16,7 @@ import os
 import sys
 
 from hpstudy import __version__
+from hpstudy.errors import HpstudyError, UsageError
 
 
 def _add_store_options(p: argparse.ArgumentParser) -> None:
@@ -105,9 +108,9 @@ def cmd_study(args) -> int:
     from hpstudy.experiment.runner import RunOptions, run_study
 
     if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.trials is not None and args.trials < 1:
-        raise ValueError(f"--trials must be >= 1, got {args.trials}")
+        raise UsageError(f"--trials must be >= 1, got {args.trials}")
     options = RunOptions(args.config, _overrides(args.set), args.name, args.storage,
                          args.tracking_uri, args.trials, args.timeout, args.workers,
                          progress=not args.no_progress)
@@ -157,7 +160,7 @@ def cmd_datasets(args) -> int:
 
 def _check_port(port: int) -> None:
     if not 0 < port < 65536:
-        raise ValueError(f"--port must be in 1..65535, got {port}")
+        raise UsageError(f"--port must be in 1..65535, got {port}")
 
 
 def ui_argv(uri: str, host: str, port: int) -> list[str]:
@@ -181,11 +184,11 @@ def server_argv(backend_store_uri: str, artifacts_destination: str, host: str = 
 
     _check_port(port)
     if workers is not None and workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {workers}")
+        raise UsageError(f"--workers must be >= 1, got {workers}")
     for option, value in (("--allowed-hosts", allowed_hosts),
                           ("--cors-allowed-origins", cors_allowed_origins)):
         if value is not None and "*" in [v.strip() for v in value.split(",")]:
-            raise ValueError(f"{option} '*' would switch off MLflow's protection; list the "
+            raise UsageError(f"{option} '*' would switch off MLflow's protection; list the "
                              "hosts or origins instead")
     dest = artifacts_destination if "://" in artifacts_destination \
         else str(Path(artifacts_destination).resolve())
@@ -214,7 +217,7 @@ def cmd_ui(args) -> int:
     if uri.startswith("sqlite:///"):
         db = Path(uri[len("sqlite:///"):])
         if not db.is_file():
-            raise FileNotFoundError(f"{db}: no MLflow database yet; run `make study` first")
+            raise UsageError(f"{db}: no MLflow database yet; run `make study` first")
     _check_port(args.port)
     print(f"MLflow UI on http://{args.host}:{args.port}  (store {redact(uri)}; Ctrl-C to stop)",
           flush=True)
@@ -246,23 +249,6 @@ COMMANDS = {"study": cmd_study, "train": cmd_train, "ui": cmd_ui, "server": cmd_
             "report": cmd_report, "datasets": cmd_datasets, "gradcheck": cmd_gradcheck}
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean bad input: reported in one line with exit code 2."""
-    from hpstudy.data.errors import DataError
-    from hpstudy.experiment.errors import ConfigError
-
-    errors: list[type[BaseException]] = [DataError, ConfigError, ValueError, FileNotFoundError]
-    if "hpstudy.experiment.storage" in sys.modules:
-        errors.append(sys.modules["hpstudy.experiment.storage"].StorageError)
-    if "hpstudy.experiment.runner" in sys.modules:
-        errors.append(sys.modules["hpstudy.experiment.runner"].StudyError)
-    if "hpstudy.experiment.tracking" in sys.modules:
-        errors.append(sys.modules["hpstudy.experiment.tracking"].TrackingError)
-    if "hpstudy.report.records" in sys.modules:
-        errors.append(sys.modules["hpstudy.report.records"].ReportError)
-    return tuple(errors)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -271,12 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         print("hpstudy: interrupted; finished trials are stored, run the same command again "
               "to resume", file=sys.stderr)
         return 130
-    except Exception as err:  # noqa: BLE001 - sorted into user errors and bugs just below
-        if isinstance(err, _user_errors()) and not os.environ.get("HPSTUDY_DEBUG"):
-            message = " ".join(str(err).split("\n")[0].split())
-            print(f"hpstudy {args.command}: error: {message}", file=sys.stderr)
-            return 2
-        raise
+    except HpstudyError as err:  # bad input: one line; anything else is a bug and shows a traceback
+        if os.environ.get("HPSTUDY_DEBUG"):
+            raise
+        message = " ".join(str(err).split("\n")[0].split())
+        print(f"hpstudy {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 def run() -> None:

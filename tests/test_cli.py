@@ -114,6 +114,18 @@ def test_bad_study_options_exit_2(option, needle, clean_cwd, capsys):
     assert_nothing_stored(clean_cwd)
 
 
+def test_a_database_without_a_study_lock_exits_2_before_anything_is_stored(clean_cwd, capsys):
+    config = write_experiment(clean_cwd, VALID)
+    args = store_args(clean_cwd)
+    args[args.index("--storage") + 1] = "mssql+pyodbc://hp:secret@dbhost/optuna"
+    assert main(["study", str(config), *args]) == 2
+    err = capsys.readouterr().err
+    assert_one_line_error(err, "study", "mssql+pyodbc://hp:***@dbhost/optuna",
+                          "cannot lock a study in a mssql database", "PostgreSQL or MySQL")
+    assert "secret" not in err
+    assert_nothing_stored(clean_cwd)
+
+
 def test_bad_set_override_exits_2(clean_cwd, capsys):
     config = write_experiment(clean_cwd, VALID)
     code = main(["study", str(config), "--set", "activation=swish", *store_args(clean_cwd)])
@@ -196,6 +208,43 @@ def test_train_open_list_names_only_open_hyperparameters(clean_cwd, capsys):
     assert_one_line_error(err, "train", "activation (choices relu, tanh)")
     assert "learning_rate (" not in err and "width (" not in err
     assert_nothing_stored(clean_cwd)
+
+
+@pytest.mark.slow
+def test_train_that_diverges_exits_2_with_one_line_and_keeps_the_failed_run(stores, capsys):
+    code = main(["train", str(EXPERIMENTS / "quick.toml"), *FIX_QUICK, "--set",
+                 "learning_rate=1e6", "--set", "activation=relu", *stores.args()])
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, "train", "training diverged in epoch",
+                          "is logged as FAILED", "smaller learning_rate")
+    (run,) = stores.runs("quick")
+    assert run.info.status == "FAILED"
+
+
+def test_an_internal_error_is_a_bug_with_a_traceback_not_a_user_error(monkeypatch, capsys):
+    """Only HpstudyError means bad input; a ValueError from inside is a bug and propagates."""
+    import hpstudy.data
+
+    def broken():
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(hpstudy.data, "list_datasets", broken)
+    with pytest.raises(ValueError, match="an internal bug"):
+        main(["datasets"])
+
+
+def test_every_user_error_class_is_an_hpstudy_error():
+    from hpstudy.data.errors import DataError
+    from hpstudy.errors import HpstudyError, UsageError
+    from hpstudy.experiment.errors import ConfigError
+    from hpstudy.experiment.runner import StudyError
+    from hpstudy.experiment.storage import StorageError
+    from hpstudy.experiment.tracking import TrackingError
+    from hpstudy.report.records import ReportError
+
+    for cls in (DataError, ConfigError, StorageError, StudyError, TrackingError, ReportError,
+                UsageError):
+        assert issubclass(cls, HpstudyError), cls
 
 
 # ------------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from hpstudy.errors import HpstudyError
 
-class DataError(ValueError):
+
+class DataError(HpstudyError, ValueError):
     """A dataset, a data file or a data option is wrong; the message says where and how.
 
     The message is a single line ``"<source>: <problem>"`` where ``source`` is the file path

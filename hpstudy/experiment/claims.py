@@ -43,6 +43,8 @@ from dataclasses import dataclass
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 
+from hpstudy.experiment import optuna_internals as internals
+from hpstudy.experiment import storage
 from hpstudy.experiment.objective import COUNTED, OUTCOME, signals_deferred
 
 State = optuna.trial.TrialState
@@ -90,19 +92,10 @@ def queue_token(study: optuna.Study) -> None:
     study.enqueue_trial({}, skip_if_exists=False)
 
 
-def _url(study: optuna.Study) -> str | None:
-    """The URL hpstudy opened the study's storage with (None for a study in memory)."""
-    storage = study._storage  # an RDB storage is behind Optuna's cache (_CachedStorage)
-    return getattr(storage, "hpstudy_url", None) or \
-        getattr(getattr(storage, "_backend", None), "hpstudy_url", None)
-
-
 def study_lock(study: optuna.Study):
     """The study's lock, shared by every process on its storage (a context manager; see
     :func:`hpstudy.experiment.storage.study_lock`)."""
-    from hpstudy.experiment.storage import study_lock as lock
-
-    return lock(_url(study), study.study_name)
+    return storage.study_lock(internals.storage_url(study), study.study_name)
 
 
 def top_up(study: optuna.Study, target: int) -> int:
@@ -125,25 +118,25 @@ def claim(study: optuna.Study) -> int | None:
     under the study's lock. Ctrl-C and SIGTERM wait until the trial is tagged.
     """
     with signals_deferred():
-        if (_url(study) or "").startswith("sqlite"):
+        if (internals.storage_url(study) or "").startswith("sqlite"):
             with study_lock(study):
                 return _claim(study)
         return _claim(study)
 
 
 def _claim(study: optuna.Study) -> int | None:
-    storage = study._storage
     for trial in study.get_trials(deepcopy=False, states=(State.WAITING,)):
+        trial_id = internals.trial_id(trial)
         try:
-            if not storage.set_trial_state_values(trial._trial_id, State.RUNNING):
+            if not internals.set_state(study, trial_id, State.RUNNING):
                 continue
         except UpdateFinishedTrialError:
             continue
-        if getattr(storage, "get_heartbeat_interval", lambda: None)() is not None:
-            storage.record_heartbeat(trial._trial_id)
-        storage.set_trial_user_attr(trial._trial_id, "host", socket.gethostname())
-        storage.set_trial_user_attr(trial._trial_id, "pid", os.getpid())
-        return trial._trial_id
+        if internals.heartbeat_interval(study) is not None:
+            internals.record_heartbeat(study, trial_id)
+        internals.set_user_attr(study, trial_id, "host", socket.gethostname())
+        internals.set_user_attr(study, trial_id, "pid", os.getpid())
+        return trial_id
     return None
 
 
@@ -189,8 +182,7 @@ def fail_stale(study: optuna.Study) -> None:
 @contextlib.contextmanager
 def heartbeat(study: optuna.Study, trial_id: int):
     """Record the trial's heartbeat every interval of the storage while the block runs."""
-    storage = study._storage
-    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+    interval = internals.heartbeat_interval(study)
     if interval is None:
         yield
         return
@@ -198,7 +190,7 @@ def heartbeat(study: optuna.Study, trial_id: int):
 
     def beat():
         while True:
-            storage.record_heartbeat(trial_id)
+            internals.record_heartbeat(study, trial_id)
             if stop.wait(interval):
                 return
 
@@ -218,7 +210,7 @@ def run_claimed(study: optuna.Study, trial_id: int, objective):
     try:
         trial = optuna.Trial(study, trial_id)  # the sampler's before_trial / relative sampling
     except BaseException:
-        study._storage.set_trial_state_values(trial_id, State.FAIL)
+        internals.set_state(study, trial_id, State.FAIL)
         queue_token(study)
         raise
     values, state, stop = None, None, None

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hpstudy.errors import HpstudyError
+
 __all__ = ["ConfigError", "show_value"]
 
 #: Marks "no value to show" (``None`` cannot, since TOML has no null but callers may pass it).
@@ -44,7 +46,7 @@ def show_value(value: Any) -> str:
     return repr(value)
 
 
-class ConfigError(ValueError):
+class ConfigError(HpstudyError, ValueError):
     """A problem in an experiment file (or in a ``--set`` override of it).
 
     Parameters

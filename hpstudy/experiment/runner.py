@@ -45,7 +45,10 @@ from datetime import datetime
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 
+from hpstudy.errors import HpstudyError
+from hpstudy.experiment import optuna_internals as internals
 from hpstudy.experiment.claims import (
+    RetryStaleTrial,
     claim,
     counted,
     fail_stale,
@@ -61,7 +64,12 @@ from hpstudy.experiment.config import load_config
 from hpstudy.experiment.errors import ConfigError
 from hpstudy.experiment.objective import OUTCOME, VALUES, Objective
 from hpstudy.experiment.space import make_pruner, make_sampler
-from hpstudy.experiment.storage import open_storage, resolve_storage_url
+from hpstudy.experiment.storage import (
+    check_lockable,
+    is_journal,
+    open_storage,
+    resolve_storage_url,
+)
 
 __all__ = ["RunOptions", "StudyError", "counted", "n_counted", "recover_stale", "run_study", "work"]
 
@@ -78,7 +86,7 @@ POLL_FIRST_SECONDS, POLL_SECONDS = 0.05, 1.0
 UNTAGGED_GRACE_SECONDS = 60.0
 
 
-class StudyError(RuntimeError):
+class StudyError(HpstudyError, RuntimeError):
     """The study cannot run as asked (conflicting settings, a worker that keeps failing)."""
 
 
@@ -119,6 +127,9 @@ def load_settings(options: RunOptions):
     from hpstudy.data import load_dataset
 
     cfg = load_config(options.config_path, options.overrides or None)
+    url = resolve_storage_url(options.storage)
+    if not is_journal(url):
+        check_lockable(url)  # a database without a study lock is refused before anything runs
     dataset = load_dataset(cfg.data.dataset, **cfg.data.options)
     if cfg.data.task is None:
         try:
@@ -135,7 +146,7 @@ def open_study(cfg, options: RunOptions, worker: int = 0) -> optuna.Study:
     """Create or load the study; its sampler is seeded by the config seed, the worker index
     and the number of trials so far, so resumed and parallel workers do not repeat proposals
     (studies on claim tokens re-seed it for each claimed trial: see the module docstring)."""
-    storage = open_storage(resolve_storage_url(options.storage))
+    storage = open_storage(resolve_storage_url(options.storage), RetryStaleTrial())
     name = options.name or cfg.study.name
     existing = [s.study_name for s in optuna.get_all_study_summaries(storage, False)]
     n_before = len(optuna.load_study(study_name=name, storage=storage).trials) \
@@ -175,25 +186,13 @@ def _is_dead(trial, host: str, now: datetime, stale: set[int]) -> bool:
     and a pid that no longer exists, or when it is still untagged after
     :data:`UNTAGGED_GRACE_SECONDS` (its worker died between claiming and tagging it).
     """
-    if trial._trial_id in stale:
+    if internals.trial_id(trial) in stale:
         return True
     pid = trial.user_attrs.get("pid")
     if pid is not None:
         return trial.user_attrs.get("host") == host and not _pid_alive(int(pid))
     started = trial.datetime_start
     return started is not None and (now - started).total_seconds() > UNTAGGED_GRACE_SECONDS
-
-
-def _stale_ids(study: optuna.Study) -> set[int]:
-    """Ids of the RUNNING trials whose heartbeat stopped (empty without heartbeats).
-
-    Read through the storage's ``_get_stale_trial_ids``, which Optuna's own
-    ``fail_stale_trials`` uses; when an Optuna release drops it, ``reap`` still has that.
-    """
-    storage = study._storage
-    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
-    stale = getattr(storage, "_get_stale_trial_ids", None)
-    return set(stale(study._study_id)) if interval is not None and stale is not None else set()
 
 
 def _settled(trial) -> tuple[State, list | None]:
@@ -216,13 +215,14 @@ def settle_dead_trials(study: optuna.Study) -> int:
     another worker (an ``error`` gets a fresh trial). Trials are ended under the study's lock,
     after a second look, so that two workers never settle (and replace) the same one.
     """
-    host, now, stale = socket.gethostname(), datetime.now(), _stale_ids(study)
-    dead = [t._trial_id for t in study.get_trials(deepcopy=False, states=(State.RUNNING,))
+    host, now, stale = socket.gethostname(), datetime.now(), internals.stale_trial_ids(study)
+    dead = [internals.trial_id(t)
+            for t in study.get_trials(deepcopy=False, states=(State.RUNNING,))
             if _is_dead(t, host, now, stale)]
     if not dead:
         return 0
     with study_lock(study):
-        running = {t._trial_id: t
+        running = {internals.trial_id(t): t
                    for t in study.get_trials(deepcopy=False, states=(State.RUNNING,))}
         return sum(_settle(study, running[i]) for i in dead if i in running)
 
@@ -235,10 +235,10 @@ def _settle(study: optuna.Study, t) -> bool:
     try:
         if state == State.FAIL and outcome not in ("diverged", "error", "interrupted"):
             outcome = "interrupted"
-            study._storage.set_trial_user_attr(t._trial_id, OUTCOME, outcome)
-            study._storage.set_trial_user_attr(
-                t._trial_id, "reason", "interrupted: the worker process died during the trial")
-        study._storage.set_trial_state_values(t._trial_id, state, values)
+            internals.set_user_attr(study, internals.trial_id(t), OUTCOME, outcome)
+            internals.set_user_attr(study, internals.trial_id(t), "reason",
+                                    "interrupted: the worker process died during the trial")
+        internals.set_state(study, internals.trial_id(t), state, values)
     except UpdateFinishedTrialError:
         return False
     if state == State.FAIL and outcome != "diverged":
@@ -362,7 +362,7 @@ def _token_trial(ctx: WorkerContext, objective, target: int, deadline: float | N
     if trial_id is None:
         return None
     if ctx.reseed is not None:
-        ctx.reseed(ctx.study._storage.get_trial_number_from_id(trial_id))
+        ctx.reseed(internals.trial_number(ctx.study, trial_id))
     return run_claimed(ctx.study, trial_id, objective)
 
 

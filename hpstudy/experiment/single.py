@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 import optuna
 
+from hpstudy.errors import HpstudyError
 from hpstudy.experiment.config import load_config
 from hpstudy.experiment.objective import Objective
 from hpstudy.experiment.space import fixed_params
+from hpstudy.nn import DivergenceError
 
 
 @dataclass
@@ -31,6 +33,11 @@ def train_once(config_path: str, overrides: dict, storage: str | None = None,
 
     ``storage`` is accepted for symmetry with ``hpstudy study``; a single run has no Optuna
     trial to store.
+
+    Raises
+    ------
+    HpstudyError
+        For a bad config or data file, and when training diverges (the run stays logged).
     """
     from hpstudy.data import load_dataset
     from hpstudy.experiment.tracking import Tracker
@@ -43,7 +50,11 @@ def train_once(config_path: str, overrides: dict, storage: str | None = None,
     exp_id = tracker.experiment_id(cfg.study.name)
     name = time.strftime("train-%Y%m%d-%H%M%S")
     trial = optuna.trial.FixedTrial(params)
-    Objective(cfg, dataset, tracker, exp_id, parent_id=None, run_name=name)(trial)
+    try:
+        Objective(cfg, dataset, tracker, exp_id, parent_id=None, run_name=name)(trial)
+    except DivergenceError as err:  # the run is logged as FAILED with this reason
+        raise HpstudyError(f"{config_path}: {err}; the run {name} is logged as FAILED; try a "
+                           "smaller learning_rate, another initializer or scaled data") from err
     attrs = trial.user_attrs
     return SingleRun(attrs["hparams"], attrs.get("metrics", {}), attrs["mlflow_run_id"],
                      cfg.study.name, tracker.uri, time.perf_counter() - start)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import optuna
 
+from hpstudy.errors import HpstudyError
+
 DEFAULT_STORAGE = "mlruns/optuna.journal"
 HEARTBEAT_SECONDS = 30
 GRACE_SECONDS = 120
@@ -40,7 +42,7 @@ JOURNAL_LOCK_GRACE_SECONDS = 5
 RDB_ATTEMPTS = 3
 
 
-class StorageError(RuntimeError):
+class StorageError(HpstudyError, RuntimeError):
     """The Optuna storage cannot be opened or read."""
 
 
@@ -59,15 +61,24 @@ def is_journal(url: str) -> bool:
     return "://" not in url
 
 
-def open_storage(url: str):
-    """Open the storage at ``url`` (see the module docstring); errors name the file or URL."""
+def open_storage(url: str, stale_trial_callback=None):
+    """Open the storage at ``url`` (see the module docstring); errors name the file or URL.
+
+    Parameters
+    ----------
+    url : str
+        A journal file path or a database URL.
+    stale_trial_callback : callable, optional
+        ``(study, frozen_trial)``, called for each RUNNING trial of a database storage whose
+        heartbeat stopped; the study runner passes
+        :class:`hpstudy.experiment.claims.RetryStaleTrial`. Readers (reports) pass nothing.
+    """
     if is_journal(url):
         return _open_journal(Path(url))
+    check_lockable(url)
     import warnings
 
     from optuna.storages import RDBStorage
-
-    from hpstudy.experiment.claims import RetryStaleTrial
 
     for attempt in range(RDB_ATTEMPTS):
         try:
@@ -75,7 +86,7 @@ def open_storage(url: str):
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 storage = RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
                                      grace_period=GRACE_SECONDS,
-                                     heartbeat_stale_trial_callback=RetryStaleTrial())
+                                     heartbeat_stale_trial_callback=stale_trial_callback)
             storage.hpstudy_url = url  # where study_lock finds the storage's lock
             return storage
         except Exception as err:  # noqa: BLE001 - SQLAlchemy/driver errors of many kinds
@@ -167,9 +178,14 @@ def study_lock(url: str | None, name: str):
       when a killed process left it;
     - PostgreSQL: a session advisory lock, MySQL: ``GET_LOCK``, on a connection of their own
       (the server releases them when the holder's connection dies);
-    - no URL (a study in memory): a lock of this process. Other databases: none.
+    - no URL (a study in memory): a lock of this process.
 
     Held for milliseconds: queueing tokens, creating a study's parent run, registering a model.
+
+    Raises
+    ------
+    StorageError
+        For a database other than SQLite, PostgreSQL and MySQL (:func:`check_lockable`).
     """
     key = f"hpstudy:{name}"
     if url is None:
@@ -179,10 +195,30 @@ def study_lock(url: str | None, name: str):
     path = Path(url) if is_journal(url) else _sqlite_path(url)
     if path is not None:
         yield from _file_lock(path, key)
-    elif url.startswith(("postgresql", "mysql")):
-        yield from _database_lock(url, key)
-    else:
-        yield
+        return
+    check_lockable(url)
+    yield from _database_lock(url, key)
+
+
+#: database URL schemes (before any ``+driver``) whose study lock :func:`study_lock` can take
+LOCKABLE_DATABASES = ("sqlite", "postgresql", "mysql")
+
+
+def check_lockable(url: str) -> None:
+    """Refuse a database URL on which :func:`study_lock` cannot take a lock shared by every
+    process, since the study's exact trial target rests on it.
+
+    Raises
+    ------
+    StorageError
+        Naming the URL (password hidden) and the databases that work.
+    """
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme not in LOCKABLE_DATABASES:
+        raise StorageError(
+            f"{redact(url)}: hpstudy cannot lock a study in a {scheme} database, and its "
+            "workers need that lock to keep the trial count exact; use a journal file or an "
+            f"SQLite, PostgreSQL or MySQL URL")
 
 
 def _sqlite_path(url: str) -> Path | None:

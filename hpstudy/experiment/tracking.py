@@ -29,6 +29,7 @@ from mlflow.entities import Metric, Param, RunTag, ViewType  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
 from hpstudy import __version__  # noqa: E402
+from hpstudy.errors import HpstudyError  # noqa: E402
 from hpstudy.experiment.pyfunc import write_model_data  # noqa: E402
 
 logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -43,7 +44,7 @@ _BATCH = {"metrics": 1000, "params": 100, "tags": 100}  # MLflow's log_batch lim
 _CREATION_RACE = ("migration", "alembic", "already exists", "duplicate", "locked")
 
 
-class TrackingError(RuntimeError):
+class TrackingError(HpstudyError, RuntimeError):
     """The tracking store cannot be used (unreadable database, unreachable server)."""
 
 

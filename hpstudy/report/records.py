@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import optuna
 
+from hpstudy.errors import HpstudyError
 from hpstudy.experiment.finish import best_trial, counts, ranked
 from hpstudy.experiment.objective import OUTCOME
 from hpstudy.experiment.storage import open_storage, resolve_storage_url, study_names
@@ -41,7 +42,7 @@ FINAL_PREFIXES = ("val_", "test_", "stability_")
 FINAL_NAMES = ("epochs_run", "n_parameters", "train_seconds")
 
 
-class ReportError(RuntimeError):
+class ReportError(HpstudyError, RuntimeError):
     """A report cannot be made as asked (unknown study, no completed trial, missing runs)."""
 
 
@@ -461,7 +462,7 @@ def read_study(name: str, reader, storage_url: str | None = None, top: int = 5) 
         When the study does not exist, has no completed trial or no MLflow experiment.
     """
     if top < 1:
-        raise ValueError(f"--top must be >= 1, got {top}")
+        raise ReportError(f"--top must be >= 1, got {top}")
     study = load_optuna_study(name, storage_url)
     record = _base_record(study, _runs_of(reader, name), reader,
                           resolve_storage_url(storage_url), top)

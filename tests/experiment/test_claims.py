@@ -182,3 +182,14 @@ def test_lock_of_another_study_does_not_wait(tmp_path):
     journal = str(tmp_path / "optuna.journal")
     with study_lock(journal, "a"), study_lock(journal, "b"):
         assert len(list(Path(tmp_path).glob("*.lock"))) == 2
+
+
+def test_study_lock_refuses_a_database_it_cannot_lock():
+    """It used to hold no lock at all there, silently; the exact target rests on it."""
+    from hpstudy.experiment import storage
+
+    with pytest.raises(storage.StorageError, match=r"oracle://u:\*\*\*@h/db: hpstudy cannot lock"):
+        with storage.study_lock("oracle://u:pw@h/db", "s"):
+            pass
+    for url in ("sqlite:///x.db", "postgresql+psycopg://h/db", "mysql://h/db"):
+        storage.check_lockable(url)  # no error

@@ -17,6 +17,8 @@ import shutil
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import hypothesis
+import hypothesis.strategies as st
 import optuna
 import pytest
 from conftest import EXPERIMENTS, STORE_ENV, make_stores, tiny_experiment, write_experiment
@@ -220,6 +222,20 @@ def test_a_study_name_never_leaves_the_output_folder(tmp_path, name):
     assert not safe_name(name).startswith(".")
 
 
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.lists(st.text(min_size=0, max_size=120), min_size=1, max_size=3))
+def test_any_study_names_give_a_folder_directly_inside_out(names):
+    base = Path("/tmp/hpstudy-out").resolve()
+    folder = output_folder(base, names)
+    assert folder.parent == base and folder.resolve() == folder
+    assert folder.name not in (".", "..") and not folder.name.startswith(".")
+
+
+def test_no_study_named_is_a_report_error(tmp_path):
+    with pytest.raises(ReportError, match="name at least one study"):
+        output_folder(tmp_path, [])
+
+
 # ----------------------------------------------------------------------------------------------
 # several studies, errors, the command line
 # ----------------------------------------------------------------------------------------------
@@ -272,7 +288,7 @@ def test_only_the_formats_asked_for_are_written(made, tmp_path):
                           tracking_uri=stores.uri, log=False)
     assert result.html is None and result.markdown is None
     assert sorted(p.name for p in result.folder.iterdir()) == ["trials.csv"]
-    with pytest.raises(ValueError, match="--format"):
+    with pytest.raises(ReportError, match="--format"):
         build_report("tiny", out=tmp_path, formats="pdf", storage=str(stores.journal),
                      tracking_uri=stores.uri)
     shutil.rmtree(tmp_path / "tiny")
