@@ -28,8 +28,11 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# ruff, then the architecture contracts of pyproject.toml's [tool.importlinter] (layers, no import
+# circles, pure-NumPy hpstudy.nn, mlflow only in experiment/tracking.py)
 lint: $(STAMP)
 	$(BIN)/ruff check hpstudy tests benchmarks
+	$(BIN)/lint-imports
 
 # Speed against the peers: the network (bench_nn), then whole studies (bench_study, 3-5 min on
 # 2 cores; BENCH_ARGS=--quick for about two)

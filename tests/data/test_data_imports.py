@@ -1,15 +1,12 @@
 """Importing the data layer stays light and respects the layering."""
 
-import ast
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import hpstudy.data
 from hpstudy.data import DataError
 from hpstudy.data.dataset import RawData
 from hpstudy.data.prepare import _check_every_class_present
@@ -24,24 +21,6 @@ def test_import_and_listing_do_not_pull_heavy_modules():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert json.loads(out.stdout) == []
-
-
-def test_no_module_imports_tracking_plotting_or_higher_layers():
-    """Static check (lazy imports inside functions included) over every data module."""
-    allowed = {"numpy", "pandas", "sklearn", "hpstudy"}
-    for path in Path(hpstudy.data.__file__).parent.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                names = [node.module]
-            else:
-                continue
-            for name in names:
-                top = name.split(".")[0]
-                assert top in allowed or top in sys.stdlib_module_names, (path.name, name)
-                if top == "hpstudy":
-                    assert name.startswith("hpstudy.data"), (path.name, name)
 
 
 def test_post_split_check_names_a_class_missing_from_a_split():

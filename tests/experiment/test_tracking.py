@@ -4,7 +4,6 @@ registry, and a one-line error for an unusable store."""
 
 from __future__ import annotations
 
-import ast
 import math
 from pathlib import Path
 
@@ -21,8 +20,6 @@ from hpstudy.experiment.tracking import (
 )
 from hpstudy.nn import Network
 
-PACKAGE = Path(__file__).resolve().parents[2] / "hpstudy"
-
 
 @pytest.fixture
 def tracker(stores):
@@ -32,17 +29,6 @@ def tracker(stores):
 # ------------------------------------------------------------------------------------------
 # The store
 # ------------------------------------------------------------------------------------------
-
-
-def test_only_tracking_module_imports_mlflow():
-    importers = []
-    for path in PACKAGE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            if any(n == "mlflow" or n.startswith("mlflow.") for n in names):
-                importers.append(path.relative_to(PACKAGE).as_posix())
-    assert sorted(set(importers)) == ["experiment/tracking.py"]
 
 
 def test_resolve_tracking_uri_precedence(tmp_path, monkeypatch):
