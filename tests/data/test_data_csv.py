@@ -1,5 +1,6 @@
 """CSV files: columns, one-hot encoding, labels, task inference, missing values, fingerprints."""
 
+import re
 import shutil
 
 import numpy as np
@@ -157,7 +158,7 @@ def test_fingerprint_stable_and_sensitive(tmp_path):
     path = write(tmp_path, PETS)
     kwargs = {"target": "label", "categorical": ["color"], "val_size": 0.25, "test_size": 0.25}
     first = load_dataset(path, **kwargs)
-    assert len(first.fingerprint) == 16 and int(first.fingerprint, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{16}", first.fingerprint), first.fingerprint  # 64-bit hex
     assert load_dataset(str(path), **kwargs).fingerprint == first.fingerprint
     moved = tmp_path / "elsewhere" / "renamed.csv"
     moved.parent.mkdir()
