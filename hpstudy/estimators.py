@@ -158,6 +158,10 @@ class _BaseMLP(BaseEstimator):
         return self.dtype
 
     def _batch_size(self):
+        """Rows per step for the trainer: ``"auto"`` is min(200, n) (the trainer caps at n)."""
+        if isinstance(self.batch_size, str) and self.batch_size not in ("auto", "full"):
+            raise ValueError(f"batch_size must be a positive integer, 'auto' or 'full'; "
+                             f"got {self.batch_size!r}")
         return AUTO_BATCH_ROWS if self.batch_size == "auto" else self.batch_size
 
     def _train(self, X, T, output, loss, codes=None):
@@ -264,7 +268,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         loss = _check_loss(self.loss, REGRESSOR_LOSSES)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
                              dtype=(np.float64, np.float32))
-        self._ravel = y.ndim == 1
+        self._y_1d = y.ndim == 1
         T = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         self.n_outputs_ = T.shape[1]
         return self._train(X, T, "identity", loss)
@@ -272,4 +276,4 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def predict(self, X) -> np.ndarray:
         """Predictions as float64: (n,) when fitted on 1-D targets, else (n, n_outputs_)."""
         out = self._forward(X)
-        return out[:, 0] if self._ravel else out
+        return out[:, 0] if self._y_1d else out

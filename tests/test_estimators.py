@@ -257,6 +257,7 @@ def test_an_int_hidden_layer_sizes_is_one_layer():
     (MLPClassifier, {"loss": "hinge"}, list("ababab"), "loss.*binary_cross_entropy, cross_entropy, mse"),
     (MLPRegressor, {"loss": "cross_entropy"}, [0.0] * 6, "loss.*mse"),
     (MLPRegressor, {"activation": "swish"}, [0.0] * 6, "activation.*relu"),
+    (MLPRegressor, {"batch_size": "big"}, [0.0] * 6, "batch_size.*'auto' or 'full'; got 'big'"),
     (MLPRegressor, {"early_stopping": True, "validation_fraction": 1.5}, [0.0] * 6,
      "validation_fraction == 1.5, must be < 1"),
     (MLPRegressor, {"early_stopping": True, "n_iter_no_change": 0}, [0.0] * 6,
