@@ -168,6 +168,9 @@ class _BaseMLP(BaseEstimator):
         """Build ``network_`` for ``X`` (n, d) and targets ``T`` (n, n_out) and train it."""
         init_seed, shuffle_seed, split_seed = (
             int(s) for s in check_random_state(self.random_state).randint(2**31 - 1, size=3))
+        if not isinstance(self.early_stopping, bool | np.bool_):
+            raise TypeError(f"early_stopping must be True or False (the patience is "
+                            f"n_iter_no_change), got {self.early_stopping!r}")
         patience = None
         if self.early_stopping:
             patience = check_scalar(self.n_iter_no_change, "n_iter_no_change", numbers.Integral,

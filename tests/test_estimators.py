@@ -269,6 +269,12 @@ def test_estimator_argument_errors(estimator, kwargs, y, match):
         estimator(max_iter=2, **kwargs).fit(X, y)
 
 
+def test_an_old_style_patience_for_early_stopping_is_refused():
+    X, y = linear_targets(30)
+    with pytest.raises(TypeError, match="early_stopping must be True or False.*n_iter_no_change"):
+        MLPRegressor(max_iter=2, early_stopping=5).fit(X, y)
+
+
 def test_wrong_feature_count_at_predict_says_how_many():
     X, y = three_blobs(30)
     clf = MLPClassifier(**FAST).fit(X, y)
