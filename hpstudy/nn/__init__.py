@@ -9,7 +9,6 @@ This package imports only NumPy and the standard library.
 """
 
 from hpstudy.nn.activations import ACTIVATIONS, Activation, get_activation
-from hpstudy.nn.estimators import MLPClassifier, MLPRegressor
 from hpstudy.nn.initializers import INITIALIZERS, resolve_initializer
 from hpstudy.nn.losses import LOSSES, Loss, get_loss
 from hpstudy.nn.network import Network
@@ -20,6 +19,6 @@ from hpstudy.nn.training import Callback, DivergenceError, EarlyStopping, Histor
 __all__ = [
     "ACTIVATIONS", "INITIALIZERS", "LOSSES", "OPTIMIZERS", "REGULARIZERS", "SCHEDULES",
     "Activation", "Callback", "DivergenceError", "EarlyStopping", "History", "Loss",
-    "MLPClassifier", "MLPRegressor", "Network",
+    "Network",
     "Optimizer", "fit", "get_activation", "get_loss", "get_optimizer", "resolve_initializer",
 ]
