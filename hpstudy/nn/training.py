@@ -20,6 +20,7 @@ import numpy as np
 
 from hpstudy.nn import _kernels
 from hpstudy.nn._checks import check_positive
+from hpstudy.nn._metrics import r2_score
 from hpstudy.nn.optimizers import check_learning_rate, get_optimizer, get_schedule
 
 #: rows of the training set used for the end-of-epoch diagnostics and train metric; 256 rows
@@ -180,15 +181,13 @@ def metric_name(net) -> str:
 
 
 def _metric(name: str, Y_hat: np.ndarray, Y: np.ndarray) -> float:
-    """Accuracy (one-hot or 0/1 targets) or R² (uniform average over output columns)."""
+    """Accuracy (one-hot or 0/1 targets) or R² (:func:`hpstudy.nn._metrics.r2_score`: uniform
+    average over output columns; a constant column scores 1.0 if predicted exactly, else 0.0)."""
     if name == "accuracy":
         if Y.shape[1] == 1:
             return _fraction((Y_hat > 0.5) == (Y > 0.5))
         return _fraction(Y_hat.argmax(axis=1) == Y.argmax(axis=1))
-    ss_res = ((Y - Y_hat) ** 2).sum(axis=0)
-    ss_tot = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
-    r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 0.0)
-    return float(r2.mean())
+    return r2_score(Y, Y_hat)
 
 
 def _layer_diagnostics(net, acts) -> dict:

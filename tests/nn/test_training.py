@@ -417,3 +417,18 @@ def test_mini_batch_train_loss_averages_each_batch_objective_by_rows():
     history = net.fit(X, Y, epochs=1, batch_size=5, learning_rate=1e-12, l1=0.03, l2=0.07)
     assert history.train_loss[0] == pytest.approx(objective, rel=1e-9)
 
+
+def test_r2_of_a_constant_target_follows_scikit_learn():
+    # Zero weights and the constant as output bias predict a constant target exactly (and the
+    # gradient is zero, so training keeps it so): R² = 1, as sklearn's r2_score says.
+    X = np.random.default_rng(0).normal(size=(16, 3))
+    Y = np.full((16, 1), 0.5)
+    net = Network.mlp([3, 4, 1], activation="tanh", output="identity", seed=0, dtype="float64")
+    for p in net.parameters():
+        p[...] = 0.0
+    net.parameters()[-1][...] = 0.5
+    history = net.fit(X, Y, loss="mse", epochs=2, batch_size=4, learning_rate=0.1,
+                      validation=(X[:5], Y[:5] + 1.0))
+    assert history.metric_name == "r2"
+    assert history.train_metric == [1.0, 1.0]
+    assert history.val_metric == [0.0, 0.0]  # constant target, predictions off by 1
