@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpstudy.nn import Callback, DivergenceError, EarlyStopping, History, Network, _kernels
+from hpstudy.nn import ACTIVATIONS, Callback, DivergenceError, EarlyStopping, History, Network, _kernels
 from hpstudy.nn.optimizers import SGD
+from hpstudy.nn.training import metric_name
 
 
 def blobs(n=60, seed=0, k=2, d=3):
@@ -432,3 +433,12 @@ def test_r2_of_a_constant_target_follows_scikit_learn():
     assert history.metric_name == "r2"
     assert history.train_metric == [1.0, 1.0]
     assert history.val_metric == [0.0, 0.0]  # constant target, predictions off by 1
+
+
+@pytest.mark.parametrize("output", sorted(ACTIVATIONS))
+def test_metric_name_of_the_network_is_the_history_metric_name(output):
+    X, Y, _ = blobs(12)
+    net = Network.mlp([3, 4, 2], output=output, seed=0)
+    history = net.fit(X, Y, loss="mse", epochs=1, diagnostics=False)
+    assert metric_name(net) == history.metric_name
+    assert history.metric_name == ("accuracy" if output in ("softmax", "sigmoid") else "r2")
