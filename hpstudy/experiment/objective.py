@@ -38,6 +38,7 @@ from hpstudy.evaluation.metrics import classification_metrics, regression_metric
 from hpstudy.experiment import artifacts
 from hpstudy.experiment.space import suggest_params
 from hpstudy.nn import Callback, DivergenceError, Network
+from hpstudy.nn.training import metric_name
 
 #: Optuna user attribute holding a trial's outcome (completed, pruned, diverged, error, interrupted)
 OUTCOME = "hpstudy_outcome"
@@ -236,8 +237,7 @@ class EpochHook(Callback):
         row = {k: v for k, v in logs.items() if k not in ("epoch", "seconds", "train_metric",
                                                            "val_metric")}
         row["epoch_seconds"] = logs["seconds"]
-        row[f"train_{'accuracy' if net.output_activation.name != 'identity' else 'r2'}"] = \
-            logs["train_metric"]
+        row[f"train_{metric_name(net)}"] = logs["train_metric"]  # History.metric_name
         if self.metric:
             pred = predictions(net, self.dataset.X_val, self.dataset.task, self.spec)
             value = epoch_value(self.metric, self.dataset.y_val, pred, self.dataset.task)

@@ -53,7 +53,7 @@ class Optimizer(abc.ABC):
         form.
 
         The trainer gets ``lr · grad`` at no cost by scaling the backward pass's starting
-        signal (see :meth:`~hpstudy.nn.network.Network.loss_and_gradient`), which saves
+        signal (see :func:`hpstudy.nn._kernels.loss_and_gradient`), which saves
         plain SGD one of its two passes over θ.
         """
         return None

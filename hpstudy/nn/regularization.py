@@ -43,9 +43,22 @@ def penalty(weights: np.ndarray, l1: float, l2: float) -> float:
     return total
 
 
-def add_gradient(grad: np.ndarray, weights: np.ndarray, l1: float, l2: float) -> None:
-    """Add ``l1 · sign(w) + 2 · l2 · w`` to ``grad`` in place (both (P_w,))."""
+def penalty_and_gradient(grad: np.ndarray, weights: np.ndarray, l1: float, l2: float,
+                         scale: float = 1.0) -> float:
+    """Add ``scale · (l1 · sign(w) + 2 · l2 · w)`` to ``grad`` in place; return the penalty.
+
+    The penalty ``l1 · Σ|w| + l2 · Σ w²`` (not scaled) is that of ``weights`` as they are now,
+    the weights the gradient is taken at. ``Σ|w|`` is computed as ``w · sign(w)``, one BLAS
+    dot product with the sign the gradient needs anyway. ``grad`` and ``weights`` are flat
+    vectors (P_w,) of the same length (a layer's weight gradient and weights, as flat views).
+    """
+    total = 0.0
     if l1:
-        grad += l1 * np.sign(weights)
+        sign = np.sign(weights)
+        total += l1 * float(weights.dot(sign))
+        sign *= l1 * scale
+        grad += sign
     if l2:
-        grad += (2.0 * l2) * weights
+        total += l2 * float(weights.dot(weights))
+        grad += (2.0 * (l2 * scale)) * weights
+    return total

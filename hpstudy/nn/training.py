@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hpstudy.nn import regularization
+from hpstudy.nn import _kernels
 from hpstudy.nn._checks import check_positive
+from hpstudy.nn._metrics import r2_score
 from hpstudy.nn.optimizers import check_learning_rate, get_optimizer, get_schedule
 
 #: rows of the training set used for the end-of-epoch diagnostics and train metric; 256 rows
@@ -61,11 +62,17 @@ class DivergenceError(RuntimeError):
 class History:
     """What happened during :func:`fit`, one entry per epoch.
 
-    ``train_loss`` includes the regularisation penalty (it is the objective minimised);
-    ``val_loss`` is the data loss alone, comparable across regularisation strengths.
-    ``train_metric`` is measured at the end of each epoch on a fixed sample of up to
-    ``DIAGNOSTIC_ROWS`` training rows. ``metric_name`` is ``accuracy`` for softmax/sigmoid
-    outputs and ``r2`` otherwise.
+    ``train_loss`` is the objective minimised, data loss plus regularisation penalty, averaged
+    over the epoch's steps: each batch's objective at the weights its step was evaluated at,
+    weighted by the batch's rows (scikit-learn's ``loss_curve_`` does the same). Data loss and
+    penalty are thus taken at the same weights, and both come out of the pass that computes
+    the step's gradient, at no extra cost; the objective at the end-of-epoch weights instead
+    would take another pass over every training row. With batch gradient descent it is the
+    objective at the weights the epoch started from. ``val_loss`` is the data loss alone at the
+    end-of-epoch weights, comparable across regularisation strengths. ``train_metric`` is
+    measured at the end of each epoch on a fixed sample of up to ``DIAGNOSTIC_ROWS`` training
+    rows. ``metric_name`` is :func:`metric_name` of the network: ``accuracy`` for
+    softmax/sigmoid outputs and ``r2`` otherwise.
     """
 
     metric_name: str
@@ -142,7 +149,7 @@ class EarlyStopping(Callback):
         value = logs["val_loss"] if logs.get("val_loss") is not None else logs["train_loss"]
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
-            self.best_state = net.get_state() if self.restore_best else None
+            self.best_state = _kernels.get_state(net) if self.restore_best else None
             return False
         self.wait += 1
         self.stopped = self.wait >= self.patience
@@ -152,7 +159,7 @@ class EarlyStopping(Callback):
         history.stopped_early = self.stopped
         history.best_epoch = self.best_epoch
         if self.best_state is not None:
-            net.set_state(self.best_state)
+            _kernels.set_state(net, self.best_state)
 
 
 def _fraction(mask: np.ndarray) -> float:
@@ -167,16 +174,20 @@ def _norm(x: np.ndarray) -> float:
     return float(np.sqrt(np.dot(flat, flat)))
 
 
+def metric_name(net) -> str:
+    """The metric :func:`fit` records for ``net`` (``History.metric_name``): ``"accuracy"`` for
+    a softmax or sigmoid output, ``"r2"`` for any other (identity, tanh, ReLU, …)."""
+    return "accuracy" if net.output_activation.name in ("softmax", "sigmoid") else "r2"
+
+
 def _metric(name: str, Y_hat: np.ndarray, Y: np.ndarray) -> float:
-    """Accuracy (one-hot or 0/1 targets) or R² (uniform average over output columns)."""
+    """Accuracy (one-hot or 0/1 targets) or R² (:func:`hpstudy.nn._metrics.r2_score`: uniform
+    average over output columns; a constant column scores 1.0 if predicted exactly, else 0.0)."""
     if name == "accuracy":
         if Y.shape[1] == 1:
             return _fraction((Y_hat > 0.5) == (Y > 0.5))
         return _fraction(Y_hat.argmax(axis=1) == Y.argmax(axis=1))
-    ss_res = ((Y - Y_hat) ** 2).sum(axis=0)
-    ss_tot = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
-    r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 0.0)
-    return float(r2.mean())
+    return r2_score(Y, Y_hat)
 
 
 def _layer_diagnostics(net, acts) -> dict:
@@ -187,10 +198,10 @@ def _layer_diagnostics(net, acts) -> dict:
     inactive (a ≤ 0) on every sampled row; sigmoid/tanh layers: ``saturated_fraction``, share
     of unit activations in the flat tails of the function.
     """
-    out = {}
+    out, grad_W = {}, _kernels.weight_gradients(net)
     for i, layer in enumerate(net.layers, start=1):
         W, act, a = layer.W, layer.activation, acts[i]
-        out[f"layer{i}_grad_norm"] = _norm(net._grad_W[i - 1])
+        out[f"layer{i}_grad_norm"] = _norm(grad_W[i - 1])
         out[f"layer{i}_weight_norm"] = _norm(W)
         out[f"layer{i}_near_zero_fraction"] = _fraction(np.abs(W) < NEAR_ZERO)
         if hasattr(act, "inactive") and i < len(net.layers):
@@ -224,12 +235,12 @@ def _callbacks(callbacks, early_stopping) -> list[Callback]:
 
 def _prepare(net, X, Y, loss, validation, seed):
     """Checked arrays: ``(loss, X, Y, val or None, diagnostic sample (Xd, Yd))``."""
-    loss, X, Y = net.check_targets(X, Y, loss)
+    loss, X, Y = _kernels.check_targets(net, X, Y, loss)
     val = None
     if validation is not None:
         if not isinstance(validation, tuple | list) or len(validation) != 2:
             raise TypeError("validation must be a pair (X_val, Y_val)")
-        _, Xv, Yv = net.check_targets(*validation, loss.name)
+        _, Xv, Yv = _kernels.check_targets(net, *validation, loss.name)
         val = (Xv, Yv)
     rows = np.random.default_rng(seed).permutation(len(X))[:DIAGNOSTIC_ROWS]
     rows.sort()
@@ -242,7 +253,7 @@ class _Batches:
     Every epoch the rows are shuffled and cut into batches. Data sets up to
     ``ONES_COLUMN_BYTES`` are kept as one copy ``[X, 1]`` with a column of ones, so their
     batches ``xb`` (n_b, n_in + 1) let the first layer add its bias inside its matrix product
-    (see :meth:`~hpstudy.nn.network.Network.loss_and_gradient`). With ``rows >= n`` the one
+    (see :func:`hpstudy.nn._kernels.loss_and_gradient`). With ``rows >= n`` the one
     batch is all rows in order, ``X`` itself.
 
     Small data sets are shuffled with one copy per epoch and cut into views. For large ones
@@ -295,18 +306,22 @@ def _with_ones(X) -> np.ndarray:
 
 
 def _run_epoch(net, batches, loss, optimizer, lr, rng, l1, l2) -> float:
-    """One pass over the shuffled data in ``batches``; returns the mean batch data loss."""
-    total, theta, loss_and_gradient = 0.0, net._theta, net.loss_and_gradient
+    """One pass over the shuffled data in ``batches``; returns the epoch's training loss.
+
+    That is the mean over the steps of each batch's objective (data loss + penalty) at the
+    weights its gradient was taken at, weighted by the batch's rows (see :class:`History`).
+    """
+    total, theta, loss_and_gradient = 0.0, _kernels.theta(net), _kernels.loss_and_gradient
     scaled_step = optimizer.scaled_step()
     if scaled_step is not None:  # the gradient comes out multiplied by lr: one pass over θ saved
         for xb, yb in batches(rng):
-            value, _, grad = loss_and_gradient(xb, yb, loss, l1, l2, 0, lr)
+            value, _, grad = loss_and_gradient(net, xb, yb, loss, l1, l2, 0, lr)
             total += value * len(xb)
             scaled_step(theta, grad)
         return total / len(batches.X)
     step = optimizer.step
     for xb, yb in batches(rng):
-        value, _, grad = loss_and_gradient(xb, yb, loss, l1, l2)
+        value, _, grad = loss_and_gradient(net, xb, yb, loss, l1, l2)
         total += value * len(xb)
         step(theta, grad, lr)
     return total / len(batches.X)
@@ -329,24 +344,23 @@ def _eval_block(net, n: int, rows: int) -> int:
     return block if block < n else 0
 
 
-def _end_of_epoch(net, epoch, data_loss, loss, val, sample, l1, l2, diagnostics, metric, rows):
+def _end_of_epoch(net, epoch, train_loss, loss, val, sample, l1, l2, diagnostics, metric, rows):
     """Build the epoch's logs; raise DivergenceError on a non-finite loss or weights."""
-    train_loss = data_loss + regularization.penalty(net.weights_vector(), l1, l2)
     if not np.isfinite(train_loss):
         raise DivergenceError(epoch, f"training loss is {train_loss}")
-    if not np.isfinite(net._theta).all():
+    if not _kernels.all_finite(net):
         raise DivergenceError(epoch, "weights became non-finite")
     logs = {"epoch": epoch, "train_loss": train_loss, "val_loss": None, "val_metric": None}
     block = _eval_block(net, len(sample[0]), rows)
     if diagnostics:
-        _, acts, _ = net.loss_and_gradient(*sample, loss, l1, l2, block=block)
+        _, acts, _ = _kernels.loss_and_gradient(net, *sample, loss, l1, l2, block=block)
         logs.update(_layer_diagnostics(net, acts))
         Y_hat = acts[-1]
     else:
-        _, Y_hat = net.data_loss(*sample, loss, block=block)
+        _, Y_hat = _kernels.data_loss(net, *sample, loss, block=block)
     logs["train_metric"] = _metric(metric, Y_hat, sample[1])
     if val is not None:
-        val_loss, Y_hat = net.data_loss(*val, loss, block=_eval_block(net, len(val[0]), rows))
+        val_loss, Y_hat = _kernels.data_loss(net, *val, loss, block=_eval_block(net, len(val[0]), rows))
         if not np.isfinite(val_loss):
             raise DivergenceError(epoch, f"validation loss is {val_loss}")
         logs["val_loss"], logs["val_metric"] = val_loss, _metric(metric, Y_hat, val[1])
@@ -414,7 +428,7 @@ def fit(net, X, Y, *, loss="cross_entropy", epochs=20, batch_size=32, learning_r
     loss, X, Y, val, sample = _prepare(net, X, Y, loss, validation, seed)
     rows = _batch_rows(batch_size, len(X))
     cbs = _callbacks(callbacks, early_stopping)
-    metric = "accuracy" if net.output_activation.name in ("softmax", "sigmoid") else "r2"
+    metric = metric_name(net)
     history, rng = History(metric_name=metric), np.random.default_rng(seed)
     batches = _Batches(X, Y, rows)
     settings = {"epochs": epochs, "batch_size": rows, "learning_rate": lr0, "loss": loss.name,
@@ -422,25 +436,25 @@ def fit(net, X, Y, *, loss="cross_entropy", epochs=20, batch_size=32, learning_r
                 "l1": l1, "l2": l2, "n_train": len(X), "metric": metric}
     for cb in cbs:
         cb.on_train_begin(net, settings)
-    good_state = net.get_state()
+    good_state = _kernels.get_state(net)
     try:
         for epoch in range(1, epochs + 1):
             start, lr = time.perf_counter(), sched(lr0, epoch - 1, epochs)
             try:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-                    data_loss = _run_epoch(net, batches, loss, opt, lr, rng, l1, l2)
-                    logs = _end_of_epoch(net, epoch, data_loss, loss, val, sample, l1, l2,
+                    train_loss = _run_epoch(net, batches, loss, opt, lr, rng, l1, l2)
+                    logs = _end_of_epoch(net, epoch, train_loss, loss, val, sample, l1, l2,
                                          diagnostics, metric, rows)
             except DivergenceError:
-                net.set_state(good_state)
+                _kernels.set_state(net, good_state)
                 raise
-            good_state = net.get_state()
+            good_state = _kernels.get_state(net)
             logs.update(learning_rate=lr, seconds=time.perf_counter() - start)
             _record(history, logs)
             if any([bool(cb.on_epoch_end(net, epoch, logs)) for cb in cbs]):
                 break
     finally:
-        net._workspaces.clear()  # the training buffers are not kept with the trained network
+        _kernels.release_workspaces(net)  # the trained network does not keep the buffers
     for cb in cbs:
         cb.on_train_end(net, history)
     return history

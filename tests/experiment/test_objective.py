@@ -379,3 +379,22 @@ def test_the_loss_curve_names_the_penalty_its_training_loss_includes(params, nam
     from hpstudy.experiment.artifacts import _penalty
 
     assert _penalty(params) == named
+
+
+def test_epoch_hook_names_the_train_metric_as_the_history_does(diabetes):
+    # A tanh output is no classifier: training computes R² for it (History.metric_name "r2"),
+    # so the hook must log it as train_r2, not as train_accuracy.
+    train_cfg = TrainConfig(output="tanh")
+    params = hp(epochs=2)
+    net, spec = build_network(params, diabetes, train_cfg, seed=0)
+    assert spec["output"] == "tanh"
+    tracker = RecordingTracker()
+    hook = EpochHook(optuna.create_study().ask(), tracker, "run-1", diabetes, spec, None,
+                     prune=False)
+    history = net.fit(diabetes.X_train, targets(diabetes.y_train, diabetes, spec),
+                      callbacks=[hook], **fit_options(params, train_cfg, spec, seed=0))
+    hook.flush()
+    rows = [row for _, batch in tracker.batches for row, _ in batch]
+    assert history.metric_name == "r2" and len(rows) == 2
+    for row, value in zip(rows, history.train_metric, strict=True):
+        assert row["train_r2"] == value and "train_accuracy" not in row

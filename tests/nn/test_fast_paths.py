@@ -10,7 +10,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpstudy.nn import ACTIVATIONS, LOSSES, Network, get_activation, get_loss, training
+from hpstudy.nn import (
+    ACTIVATIONS,
+    LOSSES,
+    Network,
+    _kernels,
+    get_activation,
+    get_loss,
+    regularization,
+    training,
+)
 from hpstudy.nn.optimizers import SGD, Adam, Momentum
 
 rng = np.random.default_rng(0)
@@ -43,21 +52,21 @@ def test_loss_and_gradient_matches_plain_backprop(hidden, sizes):
     Y = np.eye(3)[rng.integers(0, 3, 40)]
     value, grads, Y_hat = reference_gradients(net, X, Y, "cross_entropy")
     for block in (0, 16):
-        loss, acts, grad = net.loss_and_gradient(X, Y, get_loss("cross_entropy"), block=block)
+        loss, acts, grad = _kernels.loss_and_gradient(net, X, Y, get_loss("cross_entropy"), block=block)
         assert loss == pytest.approx(value, rel=1e-12)
         np.testing.assert_allclose(acts[-1], Y_hat, rtol=1e-12, atol=1e-15)
-        got = [p.copy() for pair in zip(net._grad_W, net._grad_b, strict=True) for p in pair]
+        got = _kernels.gradient_list(net)
         for g, want in zip(got, grads, strict=True):
             np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-13)
-        assert grad is net._grad
+        np.testing.assert_array_equal(grad, np.concatenate([g.ravel() for g in got]))  # θ's layout
 
 
 def test_column_major_buffers_are_used_for_large_products():
     net = Network.mlp([300, 128, 64, 3], seed=0)
-    ws = net._workspace(40)
+    ws = _kernels.workspace(net, 40)
     assert ws.z[0].flags.f_contiguous and not ws.z[0].flags.c_contiguous
-    assert net._workspace(2).z[0].flags.c_contiguous
-    assert net._workspace(40, block=16).z[0].flags.c_contiguous  # row blocks need row-major
+    assert _kernels.workspace(net, 2).z[0].flags.c_contiguous
+    assert _kernels.workspace(net, 40, block=16).z[0].flags.c_contiguous  # row blocks need row-major
 
 
 @pytest.mark.parametrize("loss_name", sorted(LOSSES))
@@ -69,16 +78,17 @@ def test_blocked_products_match_unblocked(loss_name, block):
     X = rng.normal(size=(30, 4))  # 30 rows: blocks of 7 and 10 (with and without a remainder)
     Y = rng.integers(0, 2, (30, k)).astype(float) if k == 1 else np.eye(3)[rng.integers(0, 3, 30)]
     loss = get_loss(loss_name)
-    plain = net.loss_and_gradient(X, Y, loss, l1=0.01, l2=0.02)
+    plain = _kernels.loss_and_gradient(net, X, Y, loss, l1=0.01, l2=0.02)
     plain = (plain[0], [a.copy() for a in plain[1]], plain[2].copy())
-    blocked = net.loss_and_gradient(X, Y, loss, l1=0.01, l2=0.02, block=block)
+    blocked = _kernels.loss_and_gradient(net, X, Y, loss, l1=0.01, l2=0.02, block=block)
     assert blocked[0] == pytest.approx(plain[0], rel=1e-12)
     for a, b in zip(blocked[1], plain[1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(blocked[2], plain[2], rtol=1e-10, atol=1e-14)
+    penalty = regularization.penalty(_kernels.weights_vector(net), 0.01, 0.02)
     for b in (0, block):
-        value, Y_hat = net.data_loss(X, Y, loss, block=b)
-        assert value == pytest.approx(plain[0], rel=1e-12)
+        value, Y_hat = _kernels.data_loss(net, X, Y, loss, block=b)
+        assert value + penalty == pytest.approx(plain[0], rel=1e-12)
         np.testing.assert_allclose(Y_hat, plain[1][-1], rtol=1e-12, atol=1e-15)
 
 
@@ -89,8 +99,8 @@ def test_workspaces_for_many_batch_sizes_stay_correct():
     expected = {n: reference_gradients(net, X, Y, "cross_entropy")[0] for n, (X, Y) in data.items()}
     for _ in range(2):
         for n, (X, Y) in data.items():  # more sizes than the workspace cache keeps
-            assert net.loss_and_gradient(X, Y, loss)[0] == pytest.approx(expected[n], rel=1e-12)
-    assert len(net._workspaces) <= 4
+            assert _kernels.loss_and_gradient(net, X, Y, loss)[0] == pytest.approx(expected[n], rel=1e-12)
+    assert len(net._workspaces) <= _kernels.WORKSPACES
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
@@ -153,7 +163,7 @@ def test_batch_gathering_paths_give_identical_training(monkeypatch):
     monkeypatch.setattr(training, "SHUFFLE_COPY_BYTES", 0)  # gather each batch with np.take
     net_take, gathered = fit_digits_like()
     assert copied.train_loss == gathered.train_loss
-    np.testing.assert_array_equal(net_copy.get_state(), net_take.get_state())
+    np.testing.assert_array_equal(_kernels.get_state(net_copy), _kernels.get_state(net_take))
 
 
 def test_blocked_end_of_epoch_pass_matches_unblocked(monkeypatch):
@@ -190,15 +200,19 @@ def test_training_buffers_are_released_after_fit():
 
 def test_each_layer_keeps_its_bias_right_after_its_weights():
     net = Network.mlp([3, 4, 2], seed=0, dtype="float64")
-    theta = net.get_state()
+    theta = _kernels.get_state(net)
     W0, b0, W1, b1 = net.parameters()
     np.testing.assert_array_equal(theta, np.concatenate([W0.ravel(), b0, W1.ravel(), b1]))
     for p in net.parameters():  # live views of θ, in the shapes of the public contract
-        assert np.shares_memory(p, net._theta)
+        assert np.shares_memory(p, _kernels.theta(net))
     assert [p.shape for p in net.parameters()] == [(3, 4), (4,), (4, 2), (2,)]
-    np.testing.assert_array_equal(net.weights_vector(), np.concatenate([W0.ravel(), W1.ravel()]))
-    for grad_W, grad_b in zip(net._grad_W, net._grad_b, strict=True):
-        assert np.shares_memory(grad_W, net._grad) and np.shares_memory(grad_b, net._grad)
+    np.testing.assert_array_equal(_kernels.weights_vector(net), np.concatenate([W0.ravel(), W1.ravel()]))
+    X, Y = rng.normal(size=(5, 3)), np.eye(2)[[0, 1, 1, 0, 1]]
+    _, _, grad = _kernels.loss_and_gradient(net, X, Y, get_loss("cross_entropy"))
+    gW0, gb0, gW1, gb1 = _kernels.gradient_list(net)  # the gradient vector has θ's layout
+    np.testing.assert_array_equal(grad, np.concatenate([gW0.ravel(), gb0, gW1.ravel(), gb1]))
+    for grad_W in _kernels.weight_gradients(net):  # live views of the gradient vector
+        assert np.shares_memory(grad_W, grad)
 
 
 def with_ones(X):
@@ -216,9 +230,9 @@ def test_inputs_with_a_column_of_ones_fold_the_first_bias(hidden, sizes, block):
     X = rng.normal(size=(40, sizes[0]))
     Y = np.eye(3)[rng.integers(0, 3, 40)]
     loss = get_loss("cross_entropy")
-    value, acts, grad = net.loss_and_gradient(X, Y, loss, l1=0.01, l2=0.02, block=block)
+    value, acts, grad = _kernels.loss_and_gradient(net, X, Y, loss, l1=0.01, l2=0.02, block=block)
     value, acts, grad = value, [a.copy() for a in acts], grad.copy()
-    folded = net.loss_and_gradient(with_ones(X), Y, loss, l1=0.01, l2=0.02, block=block)
+    folded = _kernels.loss_and_gradient(net, with_ones(X), Y, loss, l1=0.01, l2=0.02, block=block)
     assert folded[0] == pytest.approx(value, rel=1e-12)
     np.testing.assert_array_equal(folded[1][0], X)  # the inputs, without the ones
     for a, b in zip(folded[1], acts, strict=True):
@@ -234,9 +248,9 @@ def test_scale_multiplies_the_gradient_and_not_the_loss(loss_name):
     X = rng.normal(size=(20, 4))
     Y = rng.integers(0, 2, (20, k)).astype(float) if k == 1 else np.eye(3)[rng.integers(0, 3, 20)]
     loss = get_loss(loss_name)
-    value, _, grad = net.loss_and_gradient(X, Y, loss, l1=0.01, l2=0.02)
+    value, _, grad = _kernels.loss_and_gradient(net, X, Y, loss, l1=0.01, l2=0.02)
     grad = grad.copy()
-    scaled_value, _, scaled = net.loss_and_gradient(X, Y, loss, l1=0.01, l2=0.02, scale=0.3)
+    scaled_value, _, scaled = _kernels.loss_and_gradient(net, X, Y, loss, l1=0.01, l2=0.02, scale=0.3)
     assert scaled_value == value
     np.testing.assert_allclose(scaled, 0.3 * grad, rtol=1e-12, atol=1e-16)
 
@@ -267,7 +281,8 @@ def test_sgd_shortcut_trains_like_the_plain_step(l2):
     opt = StepSGD()
     plain, _ = fit_digits_like(optimizer=opt, l2=l2)
     assert opt.steps == 3 * 38  # 300 rows in batches of 8
-    np.testing.assert_allclose(shortcut.get_state(), plain.get_state(), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(_kernels.get_state(shortcut), _kernels.get_state(plain),
+                               rtol=1e-10, atol=1e-13)
 
 
 def test_training_batches_carry_a_column_of_ones(monkeypatch):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpstudy.nn import Callback, DivergenceError, EarlyStopping, History, Network
+from hpstudy.nn import ACTIVATIONS, Callback, DivergenceError, EarlyStopping, History, Network, _kernels
 from hpstudy.nn.optimizers import SGD
+from hpstudy.nn.training import metric_name
 
 
 def blobs(n=60, seed=0, k=2, d=3):
@@ -82,7 +83,7 @@ def test_same_seed_gives_identical_history_and_weights():
     net_b, b = train(seed=1)
     assert a.train_loss == b.train_loss and a.val_loss == b.val_loss
     assert a.train_metric == b.train_metric and a.diagnostics == b.diagnostics
-    assert np.array_equal(net_a.get_state(), net_b.get_state())
+    assert np.array_equal(_kernels.get_state(net_a), _kernels.get_state(net_b))
 
 
 def test_different_seed_gives_different_history():
@@ -128,7 +129,7 @@ def test_full_batch_epoch_is_one_gradient_step(batch_size):
         for p, g in zip(manual.parameters(), grads, strict=True):
             p -= 0.3 * g
     net.fit(X, Y, epochs=2, batch_size=batch_size, learning_rate=0.3, l2=0.01)
-    np.testing.assert_allclose(net.get_state(), manual.get_state(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(_kernels.get_state(net), _kernels.get_state(manual), rtol=1e-12, atol=1e-15)
 
 
 def test_mini_batch_epoch_visits_every_row_once():
@@ -178,13 +179,13 @@ def regression_data(n=32):
 def test_divergence_raises_naming_the_epoch_and_keeps_weights_finite():
     X, Y = regression_data()
     net = Network.mlp([3, 8, 1], activation="relu", output="identity", seed=0)
-    before = net.get_state()
+    before = _kernels.get_state(net)
     with pytest.raises(DivergenceError, match=r"epoch 1\b") as info:
         net.fit(X, Y, loss="mse", epochs=5, batch_size=8, learning_rate=1e6)
     assert info.value.epoch == 1
     assert "non-finite" in info.value.cause or "inf" in info.value.cause or "nan" in info.value.cause
     assert all(np.isfinite(p).all() for p in net.parameters())
-    np.testing.assert_array_equal(net.get_state(), before)  # the last finite state: the start
+    np.testing.assert_array_equal(_kernels.get_state(net), before)  # the last finite state: the start
 
 
 def test_divergence_after_good_epochs_restores_last_finite_weights():
@@ -197,10 +198,10 @@ def test_divergence_after_good_epochs_restores_last_finite_weights():
 
     with pytest.raises(DivergenceError) as info:
         net.fit(X, Y, loss="mse", epochs=6, batch_size=8, learning_rate=1.0, schedule=schedule,
-                callbacks=[lambda net, epoch, logs: states.append(net.get_state())])
+                callbacks=[lambda net, epoch, logs: states.append(_kernels.get_state(net))])
     assert info.value.epoch >= 3
-    np.testing.assert_array_equal(net.get_state(), states[-1])
-    assert np.isfinite(net.get_state()).all()
+    np.testing.assert_array_equal(_kernels.get_state(net), states[-1])
+    assert np.isfinite(_kernels.get_state(net)).all()
 
 
 # -- early stopping and callbacks --------------------------------------------------------------
@@ -212,7 +213,7 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     states = {}
 
     def remember(net, epoch, logs):
-        states[epoch] = net.get_state()
+        states[epoch] = _kernels.get_state(net)
 
     history = net.fit(X, Y, epochs=50, batch_size=10, learning_rate=0.1, validation=(X, flipped),
                       early_stopping=3, callbacks=[remember])
@@ -220,7 +221,7 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     assert history.stopped_early
     assert history.best_epoch == best
     assert history.epochs == best + 3 < 50
-    np.testing.assert_array_equal(net.get_state(), states[best])
+    np.testing.assert_array_equal(_kernels.get_state(net), states[best])
 
 
 def test_early_stopping_callback_monitors_train_loss_without_validation():
@@ -386,3 +387,58 @@ def test_multi_sigmoid_and_identity_outputs():
 def test_forward_of_an_empty_batch():
     net = Network.mlp([3, 4, 2], seed=0)
     assert net.forward(np.zeros((0, 3))).shape == (0, 2)
+
+
+# -- what the history's numbers mean -----------------------------------------------------------
+
+def test_train_loss_is_the_objective_at_the_weights_each_step_was_taken_at():
+    # Batch gradient descent takes one step per epoch, so an epoch's train_loss is the objective
+    # (data loss + penalty) at the weights the epoch started from: both terms at the same weights,
+    # not the data loss before the step plus the penalty after it.
+    X, Y, _ = blobs(20)
+    net = Network.mlp([3, 6, 2], activation="tanh", seed=0, dtype="float64")
+    penalties = {"l1": 0.02, "l2": 0.05}
+    at_start = [net.gradients(X, Y, **penalties)[0]]
+
+    def objective_at_end(net, epoch, logs):  # = at the start of the next epoch
+        at_start.append(net.gradients(X, Y, **penalties)[0])
+
+    history = net.fit(X, Y, epochs=3, batch_size="full", learning_rate=0.5, diagnostics=False,
+                      callbacks=[objective_at_end], **penalties)
+    np.testing.assert_allclose(history.train_loss, at_start[:3], rtol=1e-12)
+    assert at_start[1] < at_start[0] - 0.01  # the weights (and penalty) did change
+
+
+def test_mini_batch_train_loss_averages_each_batch_objective_by_rows():
+    # With lr → 0 every step is taken at the starting weights: the epoch's mean batch objective
+    # is then the full-data objective, penalty included once.
+    X, Y, _ = blobs(12)
+    net = Network.mlp([3, 4, 2], seed=0, dtype="float64")
+    objective, _ = net.gradients(X, Y, l1=0.03, l2=0.07)
+    history = net.fit(X, Y, epochs=1, batch_size=5, learning_rate=1e-12, l1=0.03, l2=0.07)
+    assert history.train_loss[0] == pytest.approx(objective, rel=1e-9)
+
+
+def test_r2_of_a_constant_target_follows_scikit_learn():
+    # Zero weights and the constant as output bias predict a constant target exactly (and the
+    # gradient is zero, so training keeps it so): R² = 1, as sklearn's r2_score says.
+    X = np.random.default_rng(0).normal(size=(16, 3))
+    Y = np.full((16, 1), 0.5)
+    net = Network.mlp([3, 4, 1], activation="tanh", output="identity", seed=0, dtype="float64")
+    for p in net.parameters():
+        p[...] = 0.0
+    net.parameters()[-1][...] = 0.5
+    history = net.fit(X, Y, loss="mse", epochs=2, batch_size=4, learning_rate=0.1,
+                      validation=(X[:5], Y[:5] + 1.0))
+    assert history.metric_name == "r2"
+    assert history.train_metric == [1.0, 1.0]
+    assert history.val_metric == [0.0, 0.0]  # constant target, predictions off by 1
+
+
+@pytest.mark.parametrize("output", sorted(ACTIVATIONS))
+def test_metric_name_of_the_network_is_the_history_metric_name(output):
+    X, Y, _ = blobs(12)
+    net = Network.mlp([3, 4, 2], output=output, seed=0)
+    history = net.fit(X, Y, loss="mse", epochs=1, diagnostics=False)
+    assert metric_name(net) == history.metric_name
+    assert history.metric_name == ("accuracy" if output in ("softmax", "sigmoid") else "r2")
