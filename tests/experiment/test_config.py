@@ -26,8 +26,6 @@ from hpstudy.experiment.config import (
     parse_config,
     parse_set_option,
     parse_value,
-    resolve_loss,
-    resolve_output,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,21 +152,11 @@ def test_metric_direction():
     assert metric_direction("val_r2") == "maximize"
 
 
-def test_auto_loss_and_output():
-    assert resolve_loss("auto", "classification") == "cross_entropy"
-    assert resolve_loss("auto", "regression") == "mse"
-    assert resolve_loss("mse", "classification") == "mse"
-    assert resolve_output("auto", "cross_entropy", "classification") == "softmax"
-    assert resolve_output("auto", "mse", "classification") == "softmax"
-    assert resolve_output("auto", "binary_cross_entropy", "classification") == "sigmoid"
-    assert resolve_output("auto", "mse", "regression") == "identity"
-    assert resolve_output("tanh", "mse", "regression") == "tanh"
-
-
 def test_config_imports_neither_optuna_nor_mlflow():
-    tree = ast.parse(Path(config_module.__file__).read_text(encoding="utf-8"))
     imported = set()
-    for node in ast.walk(tree):
+    package = Path(config_module.__file__).parent
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in package.glob("*.py")]
+    for node in (node for tree in trees for node in ast.walk(tree)):
         if isinstance(node, ast.Import):
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -467,7 +455,7 @@ def test_sampler_missing_its_package(tmp_path, sampler, monkeypatch):
 
 
 def test_cmaes_with_only_categorical_params_is_fine(tmp_path, monkeypatch):
-    monkeypatch.setattr(config_module, "missing_sampler_modules", lambda name: [])
+    monkeypatch.setattr(config_module.cross, "missing_sampler_modules", lambda name: [])
     path = write(tmp_path, DIGITS + '[study]\nsampler = "cmaes"\n[search]\nactivation = '
                  '["relu", "tanh"]\n')
     assert load_config(path).study.sampler == "cmaes"
