@@ -36,15 +36,11 @@ from hpstudy import __version__
 from hpstudy.evaluation import stability
 from hpstudy.evaluation.metrics import classification_metrics, regression_metrics
 from hpstudy.experiment import artifacts
+from hpstudy.experiment.hyperparameters import HYPERPARAMETERS
+from hpstudy.experiment.outcomes import COUNTED, OUTCOME, VALUES  # noqa: F401 - re-exported
 from hpstudy.experiment.space import suggest_params
 from hpstudy.nn import Callback, DivergenceError, Network
 
-#: Optuna user attribute holding a trial's outcome (completed, pruned, diverged, error, interrupted)
-OUTCOME = "hpstudy_outcome"
-#: outcomes that count towards a study's trial target
-COUNTED = ("completed", "pruned", "diverged")
-#: Optuna user attribute holding a completed trial's objective values
-VALUES = "hpstudy_values"
 #: a trial's step metrics go to MLflow at most this often while it trains (and with its final
 #: metrics at the end: one call for a trial shorter than this)
 FLUSH_SECONDS = 10.0
@@ -53,6 +49,8 @@ FLUSH_SECONDS = 10.0
 #: on one thread as on two on an idle machine (full batch: two threads up to 25 % faster), and
 #: 2 to 40 times faster on one when the other core is busy (a second worker, anything else)
 ONE_THREAD_MACS = 1 << 25
+#: momentum of a network trained without the hyperparameter (its registry default)
+MOMENTUM = HYPERPARAMETERS["momentum"].default
 
 
 def network_spec(params: dict, dataset, train_cfg) -> dict:
@@ -111,7 +109,7 @@ def fit_options(params: dict, train_cfg, spec: dict, seed: int) -> dict:
     l1, l2 = strengths(params["regularizer"], params.get("lambda", 0.0))
     return {"loss": spec["loss"], "epochs": int(params["epochs"]),
             "batch_size": params["batch_size"], "learning_rate": float(params["learning_rate"]),
-            "optimizer": params["optimizer"], "momentum": float(params.get("momentum", 0.9)),
+            "optimizer": params["optimizer"], "momentum": float(params.get("momentum", MOMENTUM)),
             "nesterov": train_cfg.nesterov, "l1": l1, "l2": l2, "schedule": params["schedule"],
             "early_stopping": train_cfg.early_stopping or None, "seed": seed}
 
@@ -386,8 +384,9 @@ class Objective:
         model = self.cfg.tracking.model_for == "all" or (
             self.cfg.tracking.model_for == "improving" and improving)
         with tempfile.TemporaryDirectory(prefix="hpstudy-trial-") as tmp:
+            pred = predictions(result.net, self.dataset.X_test, self.dataset.task, result.spec)
             artifacts.write_trial_artifacts(Path(tmp), result, self.dataset,
-                                            self.cfg.tracking.charts if charts else [])
+                                            self.cfg.tracking.charts if charts else [], pred)
             self.tracker.log_artifacts(run_id, tmp)
         if model:
             self.tracker.log_model(run_id, result.net,

@@ -24,9 +24,13 @@ One module per job:
 - :mod:`.overrides`: ``--set`` options; :mod:`.reading`: :func:`read_toml` and
   :func:`load_config`.
 
-The package imports only the standard library and the name registries of ``hpstudy.nn``,
-``hpstudy.data`` and ``hpstudy.evaluation``; it never imports optuna or mlflow (``space.py``
-turns the config into Optuna objects).
+Hyperparameters, metrics and charts are read from their registries
+(:data:`hpstudy.experiment.hyperparameters.HYPERPARAMETERS`,
+:data:`hpstudy.evaluation.metrics.METRICS`, :data:`hpstudy.evaluation.chart_registry.CHARTS`);
+nothing here lists them again. The package imports only the standard library and the name
+registries of ``hpstudy.nn``, ``hpstudy.data``, ``hpstudy.evaluation`` and
+``hpstudy.experiment.hyperparameters``; it never imports optuna or mlflow (``space.py`` turns
+the config into Optuna objects).
 """
 
 from __future__ import annotations

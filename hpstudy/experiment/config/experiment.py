@@ -16,12 +16,13 @@ from hpstudy.experiment.config._checks import (
 )
 from hpstudy.experiment.config.cross import check_losses, check_sampler
 from hpstudy.experiment.config.data import DATA_OPTIONS, DataConfig, parse_data
-from hpstudy.experiment.config.search import SEARCH_DEFAULTS, SearchSpace, parse_search
+from hpstudy.experiment.config.search import SearchSpace, parse_search
 from hpstudy.experiment.config.stability import STABILITY_CHECKS, StabilityConfig
 from hpstudy.experiment.config.study import STUDY_KEYS, StudyConfig, metric_task, parse_study
 from hpstudy.experiment.config.tracking import TRACKING_CHECKS, TrackingConfig, parse_tracking
 from hpstudy.experiment.config.train import TRAIN_CHECKS, TrainConfig
 from hpstudy.experiment.errors import ConfigError
+from hpstudy.experiment.hyperparameters import HYPERPARAMETERS
 
 
 def _plain(value: Any) -> Any:
@@ -98,7 +99,7 @@ def valid_keys() -> dict[str, tuple[str, ...]]:
         "study": STUDY_KEYS,
         "data": ("dataset", *DATA_OPTIONS),
         "train": tuple(TRAIN_CHECKS),
-        "search": tuple(SEARCH_DEFAULTS),
+        "search": tuple(HYPERPARAMETERS),
         "stability": tuple(STABILITY_CHECKS),
         "tracking": tuple(TRACKING_CHECKS),
     }

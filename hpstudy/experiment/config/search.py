@@ -12,32 +12,17 @@ from typing import Any
 
 from hpstudy.experiment.config._checks import check_bool, check_keys, choose, is_int, is_number
 from hpstudy.experiment.errors import ConfigError
-from hpstudy.nn import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS, SCHEDULES
+from hpstudy.experiment.hyperparameters import HYPERPARAMETERS
 
-#: The value every ``[search]`` parameter takes when the file does not mention it.
-#: The order matters: a conditional parameter comes after the one it depends on.
-SEARCH_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 0.01,      # step size, > 0
-    "batch_size": 32,           # positive int or "full" (1 = stochastic GD, "full" = batch GD)
-    "depth": 2,                 # number of hidden layers, >= 1
-    "width": 64,                # units of EVERY hidden layer (hidden sizes = [width] * depth)
-    "activation": "relu",       # hidden activation (any activation but softmax)
-    "initializer": "auto",      # auto: he_* for relu-like activations, xavier_* otherwise
-    "regularizer": "none",      # none | l1 | l2 | elastic
-    "lambda": 1e-4,             # regularization strength; 0.0 whenever regularizer == "none"
-    "optimizer": "adam",        # sgd | momentum | adam
-    "momentum": 0.9,            # only used (and searched) when optimizer == "momentum"
-    "epochs": 20,               # >= 1
-    "loss": "auto",             # auto: cross_entropy (classification) / mse (regression)
-    "schedule": "constant",     # learning-rate schedule
-}
+#: The value every ``[search]`` parameter takes when the file does not mention it, in search
+#: order (a view of :data:`~hpstudy.experiment.hyperparameters.HYPERPARAMETERS`).
+SEARCH_DEFAULTS: dict[str, Any] = {name: hp.default for name, hp in HYPERPARAMETERS.items()}
 
 #: Conditional hyperparameters: name -> (the parameter it depends on, when it is used).
 #: An unused one is not searched: ``lambda`` is then 0.0 and ``momentum`` keeps its fixed or
 #: default value.
 CONDITIONS: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "lambda": ("regularizer", lambda regularizer: regularizer != "none"),
-    "momentum": ("optimizer", lambda optimizer: optimizer == "momentum"),
+    name: (hp.parent, hp.applies) for name, hp in HYPERPARAMETERS.items() if hp.parent
 }
 
 
@@ -51,18 +36,13 @@ def is_active(name: str, params: Mapping[str, Any]) -> bool:
     params : Mapping
         Values chosen so far; a condition on a parameter not yet chosen counts as met.
     """
-    if name not in CONDITIONS:
-        return True
-    parent, used = CONDITIONS[name]
-    return parent not in params or used(params[parent])
+    return HYPERPARAMETERS[name].is_active(params)
 
 
 def can_be_active(name: str, space: Mapping[str, Any]) -> bool:
     """Whether ``name`` is used for at least one value its parent can take in ``space``."""
-    if name not in CONDITIONS:
-        return True
-    parent, used = CONDITIONS[name]
-    return any(used(value) for value in space.values_of(parent))
+    hp = HYPERPARAMETERS[name]
+    return hp.parent is None or any(hp.applies(value) for value in space.values_of(hp.parent))
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,43 +103,28 @@ class Range:
 
 Param = Fixed | Choice | Range
 
-#: Numeric hyperparameters: (holds integers, predicate on a value, the rule in words).
-NUMERIC_PARAMS: dict[str, tuple[bool, Callable[[float], bool], str]] = {
-    "learning_rate": (False, lambda v: v > 0, "> 0"),
-    "batch_size": (True, lambda v: v >= 1, ">= 1"),
-    "depth": (True, lambda v: v >= 1, ">= 1"),
-    "width": (True, lambda v: v >= 1, ">= 1"),
-    "lambda": (False, lambda v: v >= 0, ">= 0"),
-    "momentum": (False, lambda v: 0 <= v < 1, "in [0, 1)"),
-    "epochs": (True, lambda v: v >= 1, ">= 1"),
-}
-
-
 def param_names(name: str) -> tuple[str, ...]:
     """Valid names of a categorical hyperparameter (``activation``, ``loss``, ...).
 
     Hidden layers may use every activation but ``softmax``; ``initializer`` and ``loss`` also
     accept ``"auto"``.
     """
-    table = {
-        "activation": tuple(a for a in ACTIVATIONS if a != "softmax"),
-        "initializer": tuple(dict.fromkeys(("auto", *INITIALIZERS))),
-        "regularizer": tuple(REGULARIZERS),
-        "optimizer": tuple(OPTIMIZERS),
-        "loss": tuple(dict.fromkeys(("auto", *LOSSES))),
-        "schedule": tuple(SCHEDULES),
-    }
-    return table[name]
+    return HYPERPARAMETERS[name].values
 
 
 def _number_problem(name: str, value: Any) -> str | None:
     """What is wrong with ``value`` as a value of numeric parameter ``name`` (None if fine)."""
-    integer, accept, rule = NUMERIC_PARAMS[name]
-    if integer and not is_int(value):
-        return "must be an integer " + rule
-    if not integer and not is_number(value):
-        return "must be a finite number " + rule
-    return None if accept(value) else "must be " + rule
+    hp = HYPERPARAMETERS[name]
+    if hp.is_int and not is_int(value):
+        return "must be an integer " + hp.rule
+    if not hp.is_int and not is_number(value):
+        return "must be a finite number " + hp.rule
+    return None if hp.accept(value) else "must be " + hp.rule
+
+
+def _normalized(name: str, value: int | float) -> int | float:
+    """Ints stay ints for an integer parameter; a float parameter's values become floats."""
+    return value if HYPERPARAMETERS[name].is_int else float(value)
 
 
 def check_param_value(source: str, key: str, name: str, value: Any) -> Any:
@@ -180,17 +145,15 @@ def check_param_value(source: str, key: str, name: str, value: Any) -> Any:
     ConfigError
         If the value has the wrong type, is out of range or names nothing known.
     """
-    if name not in NUMERIC_PARAMS:
-        return choose(source, key, value, param_names(name), name)
-    if name == "batch_size" and value == "full":
+    hp = HYPERPARAMETERS[name]
+    if not hp.is_numeric:
+        return choose(source, key, value, hp.values, name)
+    if isinstance(value, str) and value in hp.words:
         return value
     problem = _number_problem(name, value)
-    if problem and name == "batch_size":
-        problem = 'must be a positive integer or "full"'
     if problem:
-        raise ConfigError(source, key, problem, value)
-    integer = NUMERIC_PARAMS[name][0]
-    return value if integer else float(value)
+        raise ConfigError(source, key, hp.message if hp.words else problem, value)
+    return _normalized(name, value)
 
 
 def _parse_choice(source: str, key: str, name: str, values: list) -> Choice:
@@ -212,12 +175,12 @@ def _range_bound(source: str, key: str, name: str, which: str, table: dict) -> i
     problem = _number_problem(name, value)
     if problem:
         raise ConfigError(source, key, f"{which} {problem}", value)
-    return value if NUMERIC_PARAMS[name][0] else float(value)
+    return _normalized(name, value)
 
 
 def _range_step(source: str, key: str, name: str, rng: Range, table: dict) -> int | float:
     step = table["step"]
-    integer = NUMERIC_PARAMS[name][0]
+    integer = HYPERPARAMETERS[name].is_int
     if rng.log:
         raise ConfigError(source, key, "step cannot be combined with log = true", step)
     if (integer and not is_int(step)) or not is_number(step):
@@ -228,11 +191,11 @@ def _range_step(source: str, key: str, name: str, rng: Range, table: dict) -> in
     count = (rng.high - rng.low) / step
     if abs(count - round(count)) > 1e-9 * max(1.0, count):
         raise ConfigError(source, key, "high - low must be a multiple of step", table)
-    return step if integer else float(step)
+    return _normalized(name, step)
 
 
 def _parse_range(source: str, key: str, name: str, table: dict) -> Range:
-    if name not in NUMERIC_PARAMS:
+    if not HYPERPARAMETERS[name].is_numeric:
         problem = "a range { low, high } is only for numbers; give a name or a list of names"
         raise ConfigError(source, key, problem, table)
     param = key.rpartition(".")[2]
@@ -309,10 +272,10 @@ def _param_to_data(param: Param) -> Any:
 
 
 def parse_search(source: str, table: dict) -> SearchSpace:
-    check_keys(source, "search", table, tuple(SEARCH_DEFAULTS))
+    check_keys(source, "search", table, tuple(HYPERPARAMETERS))
     params = {
-        name: _parse_param(source, name, table.get(name, default))
-        for name, default in SEARCH_DEFAULTS.items()
+        name: _parse_param(source, name, table.get(name, hp.default))
+        for name, hp in HYPERPARAMETERS.items()
     }
     return SearchSpace(params, source)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpstudy.evaluation.metrics import METRICS, SPLITS, find_metric
 from hpstudy.experiment.config._checks import (
     check_keys,
     choose,
@@ -22,18 +23,6 @@ PRUNERS = ("none", "median", "percentile", "hyperband", "successive_halving")
 
 DIRECTIONS = ("maximize", "minimize")
 
-CLASSIFICATION_METRICS = (
-    "accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weighted", "roc_auc",
-    "log_loss", "ks",
-)
-REGRESSION_METRICS = ("mse", "rmse", "mae", "r2")
-STABILITY_METRICS = (
-    "stability_noise_sensitivity", "stability_flip_rate", "stability_jacobian_norm",
-)
-#: Metrics (without ``val_``/``test_``) for which smaller is better; every other one is maximized.
-MINIMIZED_METRICS = frozenset(
-    {"log_loss", "mse", "rmse", "mae", *STABILITY_METRICS}
-)
 DEFAULT_OBJECTIVE = {"classification": "val_f1_macro", "regression": "val_rmse"}
 
 # --------------------------------------------------------------------------------------------
@@ -112,28 +101,27 @@ _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 def metric_direction(metric: str) -> str:
     """``"minimize"`` for losses, errors and sensitivities, ``"maximize"`` otherwise."""
-    base = metric.split("_", 1)[1] if metric.startswith(("val_", "test_")) else metric
-    return "minimize" if base in MINIMIZED_METRICS else "maximize"
+    found = find_metric(metric) or METRICS.get(metric)  # a split metric may come bare: "rmse"
+    if found is None or (found.name == metric and found.prefixes != SPLITS):
+        return "maximize"
+    return found.direction
 
 
 def valid_metrics(task: str | None) -> tuple[str, ...]:
     """Final metric names that can be an objective for ``task`` (``None``: unknown task)."""
-    bases = {
-        "classification": CLASSIFICATION_METRICS,
-        "regression": REGRESSION_METRICS,
-    }.get(task, CLASSIFICATION_METRICS + REGRESSION_METRICS)
-    stability = tuple(m for m in STABILITY_METRICS if task != "regression" or "flip" not in m)
-    return tuple(f"{split}_{base}" for split in ("val", "test") for base in bases) + stability
+    fits = [m for m in METRICS.values()
+            if m.objective and (task is None or m.task in (task, None))]
+    split = tuple(prefix + m.name for prefix in SPLITS for m in fits if m.prefixes == SPLITS)
+    return split + tuple(name for m in fits if m.prefixes != SPLITS for name in m.logged_names)
 
 
 def metric_task(metric: str) -> str | None:
     """The task a metric belongs to, ``None`` for task-independent (stability) metrics."""
-    base = metric.split("_", 1)[-1]
-    if metric in STABILITY_METRICS:
-        return "classification" if "flip" in metric else None
-    if base in REGRESSION_METRICS:
-        return "regression"
-    return "classification" if base in CLASSIFICATION_METRICS else None
+    found = find_metric(metric)
+    if found is not None and found.prefixes != SPLITS:
+        return found.task
+    split = METRICS.get(metric.split("_", 1)[-1])
+    return split.task if split is not None and split.prefixes == SPLITS else None
 
 
 def _check_metric(source: str, key: str, metric: Any, task: str | None) -> str:

@@ -5,17 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hpstudy.evaluation.chart_registry import CHARTS as CHART_REGISTRY
+from hpstudy.evaluation.chart_registry import selectable_charts
 from hpstudy.experiment.config._checks import Checker, choose, listing, one_of, parse_fields
 from hpstudy.experiment.config.data import DataConfig
 from hpstudy.experiment.errors import ConfigError
 
 ARTIFACT_POLICIES = ("all", "improving", "none")
-CHARTS = (
-    "loss_curve", "confusion_matrix", "roc", "gain", "lift", "ks", "gradient_norms",
-    "decision_boundary",
-)
-#: Charts that only make sense for classification.
-CLASSIFICATION_CHARTS = ("confusion_matrix", "roc", "gain", "lift", "ks", "decision_boundary")
+#: The charts ``[tracking] charts`` may name (see :data:`~hpstudy.evaluation.chart_registry.CHARTS`).
+CHARTS = selectable_charts()
+
 
 @dataclass(frozen=True)
 class TrackingConfig:
@@ -39,9 +38,10 @@ class TrackingConfig:
 
 
 def _chart_list(source: str, key: str, value: Any) -> tuple[str, ...]:
+    names = selectable_charts()
     if not isinstance(value, list):
-        raise ConfigError(source, key, f"must be a list of chart names ({listing(CHARTS)})", value)
-    charts = tuple(choose(source, key, name, CHARTS, "chart") for name in value)
+        raise ConfigError(source, key, f"must be a list of chart names ({listing(names)})", value)
+    charts = tuple(choose(source, key, name, names, "chart") for name in value)
     for i, name in enumerate(charts):
         if name in charts[:i]:
             raise ConfigError(source, key, "each chart may appear only once", name)
@@ -57,16 +57,11 @@ TRACKING_CHECKS: dict[str, Checker] = {
 
 def default_charts(data: DataConfig, task: str | None) -> tuple[str, ...]:
     """Charts that fit ``task`` and the data when ``[tracking] charts`` is not given."""
-    return tuple(name for name in CHARTS if _chart_problem(name, data, task) is None)
+    return tuple(name for name in selectable_charts() if _chart_problem(name, data, task) is None)
 
 
 def _chart_problem(name: str, data: DataConfig, task: str | None) -> str | None:
-    if name in CLASSIFICATION_CHARTS and task != "classification":
-        return f"{name} needs a classification task (the task is {task or 'not known'})"
-    if name == "decision_boundary" and data.n_features != 2:
-        known = data.n_features or "not known"
-        return f"decision_boundary needs exactly 2 input features (the data has {known})"
-    return None
+    return CHART_REGISTRY[name].problem(task, data.n_features)
 
 
 def parse_tracking(source: str, table: dict, data: DataConfig, task: str | None):
