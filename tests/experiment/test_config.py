@@ -204,8 +204,8 @@ def test_overrides_reach_search_and_other_sections(tmp_path):
         width = { low = 16, high = 128 }
         """)
     config = load_config(path, {
-        "learning_rate": "0.05", "activation": "tanh", "batch_size": "full", "depth": 3,
-        "width.high": "64", "train.seed": "7", "study.trials": 5, "data.val_size": "0.25",
+        "learning_rate": 0.05, "activation": "tanh", "batch_size": "full", "depth": 3,
+        "width.high": 64, "train.seed": 7, "study.trials": 5, "data.val_size": 0.25,
     })
     assert config.search["learning_rate"] == Fixed(0.05)
     assert config.search["activation"] == Fixed("tanh")
@@ -217,8 +217,19 @@ def test_overrides_reach_search_and_other_sections(tmp_path):
     assert load_config(path).search["learning_rate"] != Fixed(0.05)   # file untouched
 
 
+def test_override_values_are_set_as_given_not_parsed_again(tmp_path):
+    """--set text is parsed once (parse_set_option); --name passes its text as it is."""
+    path = write(tmp_path, '[data]\ndataset = "digits"\n')
+    assert load_config(path, {"study.name": "2024"}).name == "2024"
+    key, value = parse_set_option('data.target="123"')   # the shell's --set data.target='"123"'
+    data = config_module.apply_overrides({"data": {"dataset": "x.csv"}}, {key: value}, "t")
+    assert data["data"]["target"] == "123"
+    assert config_module.apply_overrides({}, {"activation": "[relu, tanh]"}, "t") == {
+        "search": {"activation": "[relu, tanh]"}}
+
+
 @pytest.mark.parametrize(("overrides", "key"), [
-    ({"learning_rate": "0"}, "search.learning_rate"),
+    ({"learning_rate": 0}, "search.learning_rate"),
     ({"activation": "swish"}, "search.activation"),
     ({"lr": "0.1"}, "search.lr"),
     ({"train.epochs": "3"}, "train.epochs"),

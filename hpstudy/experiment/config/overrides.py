@@ -63,8 +63,10 @@ def apply_overrides(data: Mapping, overrides: Mapping[str, Any], source: str) ->
 
     A plain key (``learning_rate``) is a ``[search]`` key; a dotted key whose first part is a
     section (``train.seed``, ``study.trials``, ``data.noise``) reaches other sections, and a
-    deeper one a field of a table (``learning_rate.low``). String values are parsed with
-    :func:`parse_value`.
+    deeper one a field of a table (``learning_rate.low``).
+
+    Values are set as they are: ``--set`` text is parsed once, by :func:`parse_set_option`,
+    so a string stays a string (``study.name = "2024"``, ``data.target = "123"``).
     """
     result = copy.deepcopy(dict(data))
     for key, value in overrides.items():
@@ -76,5 +78,5 @@ def apply_overrides(data: Mapping, overrides: Mapping[str, Any], source: str) ->
                 where = ".".join(path[: depth + 1])
                 problem = f"is not a table, so --set {key} cannot set a field inside it"
                 raise ConfigError(source, where, problem, table)
-        table[path[-1]] = parse_value(value) if isinstance(value, str) else value
+        table[path[-1]] = value
     return result

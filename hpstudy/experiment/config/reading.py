@@ -39,6 +39,7 @@ def read_toml(source: str | Path) -> dict[str, Any]:
     except OSError as error:
         raise ConfigError(source, "", f"cannot be read: {error.strerror}") from None
 
+
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
     """Read, override and validate an experiment file.
 
@@ -47,8 +48,8 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     path : str or Path
         The ``.toml`` file.
     overrides : Mapping, optional
-        ``--set`` pairs already split (see :func:`parse_set_option` and
-        :func:`apply_overrides`).
+        Key -> value, values already parsed (see :func:`parse_set_option`); set as they
+        are (see :func:`apply_overrides`).
 
     Returns
     -------
