@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+from threadpoolctl import threadpool_limits  # installed with scikit-learn, a dependency
 
 from hpstudy import __version__
 from hpstudy.evaluation import stability
@@ -158,10 +159,6 @@ def blas_threads(spec: dict, batch_size, n_train: int):
     :data:`ONE_THREAD_MACS`), else does nothing."""
     rows = n_train if batch_size in (None, "full") else min(int(batch_size), n_train)
     widest = max(a * b for a, b in zip(spec["sizes"][:-1], spec["sizes"][1:], strict=False))
-    try:
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        return contextlib.nullcontext()
     if rows * widest >= ONE_THREAD_MACS:
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")

@@ -249,8 +249,9 @@ def make_sampler(
     ``seed`` replaces ``study.seed`` (e.g. a different seed per parallel worker or resume).
 
     ``tpe``: TPESampler (multivariate for one objective, 2..10 startup trials); ``random``;
-    ``cmaes``: CmaEsSampler (needs the ``cmaes`` package); ``gp``: GPSampler (needs
-    ``torch`` and ``scipy``); ``nsga2``: NSGAIISampler with a population of trials/4 (4..50);
+    ``cmaes``: CmaEsSampler (its ``cmaes`` package is a dependency of hpstudy); ``gp``:
+    GPSampler (needs the optional package ``torch``); ``nsga2``: NSGAIISampler with a
+    population of trials/4 (4..50);
     ``grid``: GridSampler over :func:`grid_search_space`.
 
     Raises

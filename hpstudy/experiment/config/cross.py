@@ -10,8 +10,10 @@ from hpstudy.experiment.config.search import Range, SearchSpace, can_be_active
 from hpstudy.experiment.config.study import StudyConfig
 from hpstudy.experiment.errors import ConfigError
 
-#: Python packages an Optuna sampler needs beyond Optuna itself (checked at validation time).
-SAMPLER_REQUIREMENTS = {"cmaes": ("cmaes",), "gp": ("torch", "scipy")}
+#: Optional Python packages an Optuna sampler needs (checked at validation time). Packages
+#: hpstudy depends on (cmaes for ``cmaes``, scipy for ``gp``) are always installed: no check.
+SAMPLER_REQUIREMENTS = {"gp": ("torch",)}
+
 
 def check_losses(source: str, search: SearchSpace, data: DataConfig, task: str | None) -> None:
     for loss in search.values_of("loss"):
