@@ -121,6 +121,7 @@ def _sections(source: str, data: Mapping) -> dict[str, dict]:
         raise ConfigError(source, key, problem)
     return {name: dict(data.get(name, {})) for name in SECTIONS}
 
+
 def parse_config(data: Mapping, source: str = "<config>") -> ExperimentConfig:
     """Validate TOML data (as :func:`tomllib.load` returns it) into an experiment config.
 

@@ -45,11 +45,6 @@ def can_be_active(name: str, space: Mapping[str, Any]) -> bool:
     return hp.parent is None or any(hp.applies(value) for value in space.values_of(hp.parent))
 
 
-# --------------------------------------------------------------------------------------------
-# [search]: one value, a list of choices or a range per hyperparameter
-# --------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Fixed:
     """A hyperparameter that is not searched: ``name = value`` in ``[search]``."""
@@ -102,6 +97,7 @@ class Range:
 
 
 Param = Fixed | Choice | Range
+
 
 def param_names(name: str) -> tuple[str, ...]:
     """Valid names of a categorical hyperparameter (``activation``, ``loss``, ...).

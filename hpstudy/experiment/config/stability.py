@@ -10,6 +10,7 @@ from hpstudy.experiment.errors import ConfigError
 
 RETRAIN_METHODS = ("bootstrap", "replace")
 
+
 @dataclass(frozen=True)
 class StabilityConfig:
     """The ``[stability]`` section.

@@ -20,14 +20,8 @@ from hpstudy.experiment.errors import ConfigError
 
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "nsga2", "grid")
 PRUNERS = ("none", "median", "percentile", "hyperband", "successive_halving")
-
 DIRECTIONS = ("maximize", "minimize")
-
 DEFAULT_OBJECTIVE = {"classification": "val_f1_macro", "regression": "val_rmse"}
-
-# --------------------------------------------------------------------------------------------
-# [study]
-# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

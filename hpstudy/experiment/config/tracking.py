@@ -12,7 +12,7 @@ from hpstudy.experiment.config.data import DataConfig
 from hpstudy.experiment.errors import ConfigError
 
 ARTIFACT_POLICIES = ("all", "improving", "none")
-#: The charts ``[tracking] charts`` may name (see :data:`~hpstudy.evaluation.chart_registry.CHARTS`).
+#: The charts ``[tracking] charts`` may name (:data:`hpstudy.evaluation.chart_registry.CHARTS`).
 CHARTS = selectable_charts()
 
 

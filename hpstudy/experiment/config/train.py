@@ -10,6 +10,7 @@ from hpstudy.nn import ACTIVATIONS
 
 DTYPES = ("float32", "float64")
 
+
 @dataclass(frozen=True)
 class TrainConfig:
     """The ``[train]`` section: fixed training settings that are not searched.
