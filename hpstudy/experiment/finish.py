@@ -29,8 +29,6 @@ from hpstudy.experiment.objective import (
 from hpstudy.experiment.outcomes import best_trial, counts, ranked
 from hpstudy.experiment.retraining import fitting
 
-State = optuna.trial.TrialState
-
 
 def _as_model(net, dataset, spec: dict):
     """The model retraining stability measures: the network (classification), or one

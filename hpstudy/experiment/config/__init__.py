@@ -24,6 +24,10 @@ One module per job:
 - :mod:`.overrides`: ``--set`` options; :mod:`.reading`: :func:`read_toml` and
   :func:`load_config`.
 
+Sections are frozen dataclasses checked by small checkers rather than pydantic models: the
+one-line messages are part of the interface (tests pin them word for word), and pydantic's
+would need a custom validator per field to say the same, more code than the checkers.
+
 Hyperparameters, metrics and charts are read from their registries
 (:data:`hpstudy.experiment.hyperparameters.HYPERPARAMETERS`,
 :data:`hpstudy.evaluation.metrics.METRICS`, :data:`hpstudy.evaluation.chart_registry.CHARTS`);
