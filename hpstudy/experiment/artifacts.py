@@ -69,12 +69,12 @@ def gain_lift(proba: np.ndarray, dataset):
 
 
 def write_trial_artifacts(directory: Path, result, dataset, charts: list[str],
-                          pred: np.ndarray) -> None:
+                          pred: np.ndarray | None) -> None:
     """Write ``trial.json`` and, when ``charts`` is not empty, ``charts/*.png`` and
     ``gain_lift.csv`` into ``directory``.
 
-    ``pred`` holds the test predictions: class probabilities ``(n, k)`` for classification,
-    predictions ``(n,)`` in the target's units for regression.
+    ``pred`` holds the test predictions (needed only with charts): class probabilities
+    ``(n, k)`` for classification, predictions ``(n,)`` in the target's units for regression.
     """
     record = {"params": result.params, "metrics": result.metrics,
               "network": {k: v for k, v in result.spec.items()}}

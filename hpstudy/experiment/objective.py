@@ -380,10 +380,11 @@ class Objective:
             self.cfg.tracking.charts_for == "improving" and improving)
         model = self.cfg.tracking.model_for == "all" or (
             self.cfg.tracking.model_for == "improving" and improving)
+        wanted = list(self.cfg.tracking.charts) if charts else []
+        pred = predictions(result.net, self.dataset.X_test, self.dataset.task, result.spec) \
+            if wanted else None
         with tempfile.TemporaryDirectory(prefix="hpstudy-trial-") as tmp:
-            pred = predictions(result.net, self.dataset.X_test, self.dataset.task, result.spec)
-            artifacts.write_trial_artifacts(Path(tmp), result, self.dataset,
-                                            self.cfg.tracking.charts if charts else [], pred)
+            artifacts.write_trial_artifacts(Path(tmp), result, self.dataset, wanted, pred)
             self.tracker.log_artifacts(run_id, tmp)
         if model:
             self.tracker.log_model(run_id, result.net,
