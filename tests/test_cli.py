@@ -134,6 +134,23 @@ def test_bad_set_override_exits_2(clean_cwd, capsys):
     assert_nothing_stored(clean_cwd)
 
 
+@pytest.mark.slow
+def test_name_and_set_values_that_look_like_numbers_stay_text(stores, capsys):
+    """``--name 2024`` matches the documented name pattern, and ``--set data.target='"123"'``
+    names the CSV column "123": neither becomes the integer it looks like."""
+    rows = "\n".join(f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(60))
+    (stores.root / "data.csv").write_text("a,b,123\n" + rows + "\n")
+    config = write_experiment(stores.root, VALID.replace('dataset = "moons"\nn_samples = 200',
+                                                         'dataset = "data.csv"\ntask = '
+                                                         '"classification"'))
+    code = main(["study", str(config), "--name", "2024", "--set", 'data.target="123"',
+                 "--trials", "1", "--no-progress", *stores.args()])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "study '2024': 1 completed" in out
+    assert stores.runs("2024")   # the MLflow experiment is named "2024" too
+
+
 def test_corrupt_journal_exits_2_and_is_left_untouched(stores, capsys):
     garbage = b"{not a journal\n\x00\x01"
     stores.journal.write_bytes(garbage)

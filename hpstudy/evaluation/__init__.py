@@ -5,7 +5,9 @@ Importing this package does not import matplotlib: the charts live in
 ``from hpstudy.evaluation.charts import plot_roc``).
 
 Metrics (:mod:`.metrics`)
-    classification_metrics, regression_metrics, confusion
+    METRICS (the registry of metric names), classification_metrics, regression_metrics, confusion
+Charts (:mod:`.chart_registry`, without matplotlib)
+    CHARTS (the registry of chart names and how each is drawn)
 Ranking (:mod:`.ranking`)
     ks_statistic, ks_curve, ks_one_vs_rest, gain_lift_table, gain_lift_one_vs_rest,
     cumulative_gain_curve, roc_curves
@@ -21,7 +23,9 @@ import importlib
 from hpstudy.evaluation.metrics import (
     CLASSIFICATION_METRICS,
     GREATER_IS_BETTER,
+    METRICS,
     REGRESSION_METRICS,
+    Metric,
     classification_metrics,
     confusion,
     regression_metrics,
@@ -47,6 +51,8 @@ from hpstudy.evaluation.stability import (
 __all__ = [
     "CLASSIFICATION_METRICS",
     "GREATER_IS_BETTER",
+    "METRICS",
+    "Metric",
     "REGRESSION_METRICS",
     "KSResult",
     "classification_metrics",

@@ -7,6 +7,8 @@ an exception). Keys are the names a study logs with ``val_`` / ``test_`` prefixe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.metrics import (
     accuracy_score,
@@ -27,25 +29,123 @@ from hpstudy.evaluation.ranking import ks_one_vs_rest, ks_statistic
 
 __all__ = [
     "CLASSIFICATION_METRICS",
-    "REGRESSION_METRICS",
     "GREATER_IS_BETTER",
+    "METRICS",
+    "Metric",
+    "REGRESSION_METRICS",
+    "STABILITY_METRICS",
     "classification_metrics",
-    "regression_metrics",
     "confusion",
+    "find_metric",
+    "regression_metrics",
 ]
 
-CLASSIFICATION_METRICS = (
-    "accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weighted", "roc_auc",
-    "log_loss", "ks",
-)
-REGRESSION_METRICS = ("mse", "rmse", "mae", "r2")
+#: prefixes of a final metric logged for the validation and the test split
+SPLITS = ("val_", "test_")
 
-# Metrics where larger is better; the others (log_loss, mse, rmse, mae) are minimised.
-GREATER_IS_BETTER = {
-    "accuracy": True, "precision_macro": True, "recall_macro": True, "f1_macro": True,
-    "f1_weighted": True, "roc_auc": True, "ks": True, "r2": True,
-    "log_loss": False, "mse": False, "rmse": False, "mae": False,
-}
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric a study logs, as every part of hpstudy knows it.
+
+    Attributes
+    ----------
+    name : str
+        The key the function that computes it returns (``f1_macro``, ``noise_sensitivity``).
+    task : str or None
+        ``"classification"`` or ``"regression"``; None when it applies to both.
+    direction : str
+        ``"maximize"`` or ``"minimize"`` (the default direction of an objective).
+    best : float or None
+        The value no model can beat (1.0 for accuracy, 0.0 for an error), so that an objective
+        that reached it (saturated) can be said out loud; None if unbounded.
+    prefixes : tuple of str
+        How it is logged: ``("val_", "test_")`` for a final metric of both splits,
+        ``("stability_",)`` for a stability score.
+    objective : bool
+        Whether ``[study] objective`` may name it (retraining scores are computed at the end of
+        a study, too late to steer it).
+    label : str or None
+        Short column label in reports (None: the logged name).
+    leaderboard : bool
+        Shown on the report's leaderboard.
+    console : tuple of str
+        The prefixes with which the console's table of top trials shows it.
+    """
+
+    name: str
+    task: str | None
+    direction: str
+    best: float | None
+    prefixes: tuple[str, ...] = SPLITS
+    objective: bool = True
+    label: str | None = None
+    leaderboard: bool = False
+    console: tuple[str, ...] = ()
+
+    @property
+    def bounded(self) -> bool:
+        """Whether a best value exists (an objective can saturate)."""
+        return self.best is not None
+
+    @property
+    def logged_names(self) -> tuple[str, ...]:
+        """The metric names a study logs for it (``val_f1_macro``, ``test_f1_macro``)."""
+        return tuple(prefix + self.name for prefix in self.prefixes)
+
+
+def _metrics(*metrics: Metric) -> dict[str, Metric]:
+    return {metric.name: metric for metric in metrics}
+
+
+_C, _R, _MAX, _MIN, _STAB = "classification", "regression", "maximize", "minimize", ("stability_",)
+
+#: Every metric a study logs, by name: classification, regression, then stability scores
+#: (:func:`classification_metrics`, :func:`regression_metrics` and
+#: :mod:`hpstudy.evaluation.stability` compute them; a test ties the names to their keys).
+METRICS: dict[str, Metric] = _metrics(
+    Metric("accuracy", _C, _MAX, 1.0, leaderboard=True),
+    Metric("precision_macro", _C, _MAX, 1.0),
+    Metric("recall_macro", _C, _MAX, 1.0),
+    Metric("f1_macro", _C, _MAX, 1.0, leaderboard=True, console=SPLITS),
+    Metric("f1_weighted", _C, _MAX, 1.0),
+    Metric("roc_auc", _C, _MAX, 1.0, leaderboard=True),
+    Metric("log_loss", _C, _MIN, 0.0),
+    Metric("ks", _C, _MAX, 1.0, leaderboard=True),
+    Metric("mse", _R, _MIN, 0.0),
+    Metric("rmse", _R, _MIN, 0.0, leaderboard=True, console=("test_",)),
+    Metric("mae", _R, _MIN, 0.0, leaderboard=True),
+    Metric("r2", _R, _MAX, 1.0, leaderboard=True),
+    Metric("noise_sensitivity", None, _MIN, 0.0, _STAB, label="noise sensitivity",
+           leaderboard=True, console=_STAB),
+    Metric("flip_rate", _C, _MIN, 0.0, _STAB, label="flip rate", leaderboard=True),
+    Metric("jacobian_norm", None, _MIN, 0.0, _STAB, label="Jacobian norm"),
+    Metric("retrain_disagreement", None, _MIN, 0.0, _STAB, objective=False,
+           label="retrain disagreement", leaderboard=True),
+    Metric("retrain_metric_std", None, _MIN, 0.0, _STAB, objective=False,
+           label="retrain metric std"),
+)
+
+CLASSIFICATION_METRICS = tuple(m.name for m in METRICS.values() if m.prefixes == SPLITS
+                               and m.task == _C)
+REGRESSION_METRICS = tuple(m.name for m in METRICS.values() if m.prefixes == SPLITS
+                           and m.task == _R)
+#: stability scores by their logged names (``stability_noise_sensitivity``, ...)
+STABILITY_METRICS = tuple(name for m in METRICS.values() if m.prefixes == _STAB
+                          for name in m.logged_names)
+#: split metrics where larger is better; the others (log_loss, mse, rmse, mae) are minimised
+GREATER_IS_BETTER = {m.name: m.direction == _MAX for m in METRICS.values()
+                     if m.prefixes == SPLITS}
+
+
+def find_metric(logged_name: str) -> Metric | None:
+    """The metric a logged name (``val_f1_macro``, ``stability_flip_rate``) belongs to."""
+    for prefix in ("val_", "test_", "stability_"):
+        if logged_name.startswith(prefix):
+            metric = METRICS.get(logged_name[len(prefix):])
+            if metric is not None and prefix in metric.prefixes:
+                return metric
+    return None
 
 
 def classification_metrics(y_true, proba) -> dict[str, float]:

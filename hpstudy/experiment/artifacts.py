@@ -1,13 +1,10 @@
 """Files a trial leaves behind: ``trial.json``, charts, the gain/lift table.
 
-Charts are drawn on the test split (the loss and gradient curves from the training history):
-
-- ``loss_curve``: train/validation loss and metric per epoch;
-- ``gradient_norms``: per-layer gradient norm per epoch (vanishing gradients);
-- ``confusion_matrix``, ``roc``, ``gain``, ``lift``, ``ks`` (classification; one-vs-rest for
-  several classes, and the KS chart of the class the model separates worst);
-- ``decision_boundary`` (classification with 2 features);
-- ``regression`` (predicted vs actual; drawn for every regression trial with charts).
+Charts are drawn on the test split (the loss and gradient curves from the training history);
+which ones, what they need and how they are drawn is
+:data:`hpstudy.evaluation.chart_registry.CHARTS`. A chart that does not fit the trial's task or
+data (``decision_boundary`` without exactly 2 features) is skipped; ``regression`` (predicted
+vs actual) is drawn for every regression trial with charts.
 """
 
 from __future__ import annotations
@@ -17,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hpstudy.evaluation import charts as ch
-from hpstudy.evaluation.metrics import confusion
-from hpstudy.evaluation.ranking import gain_lift_one_vs_rest, gain_lift_table, ks_curve
+from hpstudy.evaluation.chart_registry import CHARTS, ChartInputs
+from hpstudy.evaluation.ranking import gain_lift_one_vs_rest, gain_lift_table
 
 
 def preprocess_info(dataset, spec: dict) -> dict:
@@ -31,54 +27,26 @@ def preprocess_info(dataset, spec: dict) -> dict:
             "target_scale": spec.get("target_scale", 1.0)}
 
 
-def _scores(proba: np.ndarray) -> np.ndarray:
-    """The score the ranking charts use: P(positive) for two classes, else all columns."""
-    return proba[:, 1] if proba.shape[1] == 2 else proba
+def chart_inputs(result, dataset, pred: np.ndarray) -> ChartInputs:
+    """What the charts of a trial are drawn from (see :class:`ChartInputs`)."""
+    spec = result.spec
+    return ChartInputs(
+        task=dataset.task, y=dataset.y_test, pred=pred, X=dataset.X_test,
+        class_names=dataset.class_names, predict_proba=result.net.predict_proba,
+        history=result.history, loss_name=spec["loss"], penalty=_penalty(result.params),
+        layer_names=[f"layer {i} ({a})" for i, a in enumerate(spec["activations"], 1)])
 
 
-def _ks_chart(y, proba, path, names) -> None:
-    if proba.shape[1] == 2:
-        ch.plot_ks(ks_curve(y, proba[:, 1]), path)
-        return
-    curves = {c: ks_curve((y == c).astype(int), proba[:, c]) for c in range(proba.shape[1])
-              if 0 < np.sum(y == c) < len(y)}
-    worst = min(curves, key=lambda c: curves[c]["statistic"])
-    ch.plot_ks(curves[worst], path, title=f"Kolmogorov–Smirnov: {names[worst]} vs rest "
-               "(the class separated worst)", score_label=f"P({names[worst]})")
-
-
-def _classification_charts(result, dataset, wanted, out: Path) -> None:
-    from hpstudy.experiment.objective import predictions
-
-    y, k = dataset.y_test, dataset.n_classes
-    proba = predictions(result.net, dataset.X_test, dataset.task)
-    names = dataset.class_names
-    draw = {
-        "confusion_matrix": lambda p: ch.plot_confusion_matrix(
-            confusion(y, proba.argmax(axis=1), k), names, p),
-        "roc": lambda p: ch.plot_roc(y, proba, p, class_names=names),
-        "gain": lambda p: ch.plot_cumulative_gain(y, _scores(proba), p, class_names=names),
-        "lift": lambda p: ch.plot_lift(y, _scores(proba), p, class_names=names),
-        "ks": lambda p: _ks_chart(y, proba, p, names),
-        "decision_boundary": lambda p: ch.plot_decision_boundary(
-            result.net.predict_proba, dataset.X_test, y, p, class_names=names),
-    }
-    for name in wanted:
-        if name in draw and not (name == "decision_boundary" and dataset.n_features != 2):
-            draw[name](out / f"{name}.png")
-
-
-def _history_charts(result, wanted, out: Path) -> None:
-    h = result.history
-    if "loss_curve" in wanted:
-        metric = {"name": h.metric_name, "train": h.train_metric, "val": h.val_metric}
-        ch.plot_loss_curves(h.train_loss, h.val_loss, out / "loss_curve.png",
-                            metric=metric, loss_name=result.spec["loss"],
-                            penalty=_penalty(result.params))
-    if "gradient_norms" in wanted:
-        norms = h.layer_series("grad_norm")
-        names = [f"layer {i} ({a})" for i, a in enumerate(result.spec["activations"], 1)]
-        ch.plot_gradient_norms(norms, out / "gradient_norms.png", layer_names=names)
+def draw_charts(wanted, inputs: ChartInputs, n_features: int, out: Path) -> list[str]:
+    """Draw the ``wanted`` charts (and those drawn for every trial of the task) that fit the
+    task and data into ``out/<name>.png``; returns their names."""
+    drawn = []
+    for name, chart in CHARTS.items():
+        if (name in wanted or not chart.selectable) and \
+                chart.problem(inputs.task, n_features) is None:
+            chart.draw(inputs, out / f"{name}.png")
+            drawn.append(name)
+    return drawn
 
 
 def _penalty(params: dict) -> str | None:
@@ -89,13 +57,10 @@ def _penalty(params: dict) -> str | None:
     return f"{'elastic' if kind == 'elastic' else kind.upper()} penalty (λ = {float(lam):.3g})"
 
 
-def gain_lift(result, dataset):
+def gain_lift(proba: np.ndarray, dataset):
     """The gain/lift table of the test split (binary, or one-vs-rest), or None."""
-    from hpstudy.experiment.objective import predictions
-
     if dataset.task != "classification":
         return None
-    proba = predictions(result.net, dataset.X_test, dataset.task)
     if proba.shape[1] == 2:
         return gain_lift_table(dataset.y_test, proba[:, 1])
     table = gain_lift_one_vs_rest(dataset.y_test, proba)
@@ -103,9 +68,14 @@ def gain_lift(result, dataset):
     return table
 
 
-def write_trial_artifacts(directory: Path, result, dataset, charts: list[str]) -> None:
+def write_trial_artifacts(directory: Path, result, dataset, charts: list[str],
+                          pred: np.ndarray | None) -> None:
     """Write ``trial.json`` and, when ``charts`` is not empty, ``charts/*.png`` and
-    ``gain_lift.csv`` into ``directory``."""
+    ``gain_lift.csv`` into ``directory``.
+
+    ``pred`` holds the test predictions (needed only with charts): class probabilities
+    ``(n, k)`` for classification, predictions ``(n,)`` in the target's units for regression.
+    """
     record = {"params": result.params, "metrics": result.metrics,
               "network": {k: v for k, v in result.spec.items()}}
     (directory / "trial.json").write_text(json.dumps(record, indent=1, default=str))
@@ -113,12 +83,6 @@ def write_trial_artifacts(directory: Path, result, dataset, charts: list[str]) -
         return
     out = directory / "charts"
     out.mkdir()
-    _history_charts(result, charts, out)
+    draw_charts(charts, chart_inputs(result, dataset, pred), dataset.n_features, out)
     if dataset.task == "classification":
-        _classification_charts(result, dataset, charts, out)
-        gain_lift(result, dataset).to_csv(directory / "gain_lift.csv", index=False)
-    else:
-        from hpstudy.experiment.objective import predictions
-
-        pred = predictions(result.net, dataset.X_test, "regression", result.spec)
-        ch.plot_regression(dataset.y_test, pred, out / "regression.png")
+        gain_lift(pred, dataset).to_csv(directory / "gain_lift.csv", index=False)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from hpstudy.experiment.finish import ranked
+from hpstudy.evaluation.metrics import METRICS
+from hpstudy.experiment.hyperparameters import console_names
+from hpstudy.experiment.outcomes import ranked
 from hpstudy.experiment.storage import redact
 
-#: hyperparameters shown in the console table, in this order
-SHOWN = ("learning_rate", "batch_size", "depth", "width", "activation", "initializer",
-         "regularizer", "lambda", "optimizer", "loss", "epochs")
+
+def shown_metrics() -> tuple[str, ...]:
+    """Metrics shown after the objectives (when the trials have them), in registry order."""
+    return tuple(prefix + m.name for m in METRICS.values() for prefix in m.console)
 
 
 def _fmt(value) -> str:
@@ -21,11 +24,10 @@ def top_table(study, objectives, k: int = 5) -> str:
     trials = ranked(study)[:k]
     if not trials:
         return "no completed trial yet"
-    metric_cols = list(dict.fromkeys([*objectives, "val_f1_macro", "test_f1_macro", "test_rmse",
-                                      "stability_noise_sensitivity"]))
+    metric_cols = list(dict.fromkeys([*objectives, *shown_metrics()]))
     metric_cols = [m for m in metric_cols
                    if any(m in t.user_attrs.get("metrics", {}) for t in trials)]
-    params = [p for p in SHOWN if any(p in t.user_attrs.get("hparams", {}) for t in trials)]
+    params = [p for p in console_names() if any(p in t.user_attrs.get("hparams", {}) for t in trials)]
     header = ["trial", *metric_cols, *params]
     rows = [[str(t.number), *[_fmt(t.user_attrs.get("metrics", {}).get(m, "")) for m in
                               metric_cols],

@@ -19,7 +19,6 @@ import optuna
 from hpstudy.evaluation.stability import retraining_stability
 from hpstudy.experiment.claims import study_lock
 from hpstudy.experiment.objective import (
-    OUTCOME,
     build_network,
     fit_options,
     network_kwargs,
@@ -27,26 +26,8 @@ from hpstudy.experiment.objective import (
     predictions,
     targets,
 )
+from hpstudy.experiment.outcomes import best_trial, counts, ranked
 from hpstudy.experiment.retraining import fitting
-
-State = optuna.trial.TrialState
-
-
-def ranked(study: optuna.Study) -> list:
-    """Completed trials, best first by the first objective."""
-    done = [t for t in study.get_trials(deepcopy=False, states=(State.COMPLETE,))
-            if t.values is not None]
-    sign = -1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1
-    return sorted(done, key=lambda t: (sign * t.values[0], t.number))
-
-
-def best_trial(study: optuna.Study):
-    """The best trial (single objective) or the Pareto-front trial best on the first objective."""
-    front = {t.number for t in study.best_trials} if len(study.directions) > 1 else None
-    for t in ranked(study):
-        if front is None or t.number in front:
-            return t
-    return None
 
 
 def _as_model(net, dataset, spec: dict):
@@ -173,27 +154,6 @@ def register_best(ctx) -> dict | None:
                 return {"name": name, "version": v.version, "run_id": run_id}
         mv = ctx.tracker.register_model(run_id, name)
     return {"name": name, "version": mv.version, "run_id": run_id}
-
-
-def counts(study: optuna.Study) -> dict:
-    """Trials by outcome: completed, pruned, diverged, failed (errors), interrupted, running,
-    queued (WAITING: claimed by the next worker or run; see :mod:`hpstudy.experiment.claims`)."""
-    out = dict.fromkeys(("completed", "pruned", "diverged", "failed", "interrupted",
-                         "running", "queued"), 0)
-    for t in study.get_trials(deepcopy=False):
-        if t.state == State.COMPLETE:
-            out["completed"] += 1
-        elif t.state == State.PRUNED:
-            out["pruned"] += 1
-        elif t.state == State.RUNNING:
-            out["running"] += 1
-        elif t.state == State.WAITING:
-            out["queued"] += 1
-        elif t.user_attrs.get(OUTCOME) in ("diverged", "interrupted"):
-            out[t.user_attrs[OUTCOME]] += 1
-        else:
-            out["failed"] += 1
-    return out
 
 
 def _plot_functions(study: optuna.Study) -> dict:

@@ -31,21 +31,18 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+from threadpoolctl import threadpool_limits  # installed with scikit-learn, a dependency
 
 from hpstudy import __version__
 from hpstudy.evaluation import stability
 from hpstudy.evaluation.metrics import classification_metrics, regression_metrics
 from hpstudy.experiment import artifacts
+from hpstudy.experiment.hyperparameters import HYPERPARAMETERS
+from hpstudy.experiment.outcomes import COUNTED, OUTCOME, VALUES  # noqa: F401 - re-exported
 from hpstudy.experiment.space import suggest_params
 from hpstudy.nn import Callback, DivergenceError, Network
 from hpstudy.nn.training import metric_name
 
-#: Optuna user attribute holding a trial's outcome (completed, pruned, diverged, error, interrupted)
-OUTCOME = "hpstudy_outcome"
-#: outcomes that count towards a study's trial target
-COUNTED = ("completed", "pruned", "diverged")
-#: Optuna user attribute holding a completed trial's objective values
-VALUES = "hpstudy_values"
 #: a trial's step metrics go to MLflow at most this often while it trains (and with its final
 #: metrics at the end: one call for a trial shorter than this)
 FLUSH_SECONDS = 10.0
@@ -54,6 +51,8 @@ FLUSH_SECONDS = 10.0
 #: on one thread as on two on an idle machine (full batch: two threads up to 25 % faster), and
 #: 2 to 40 times faster on one when the other core is busy (a second worker, anything else)
 ONE_THREAD_MACS = 1 << 25
+#: momentum of a network trained without the hyperparameter (its registry default)
+MOMENTUM = HYPERPARAMETERS["momentum"].default
 
 
 def network_spec(params: dict, dataset, train_cfg) -> dict:
@@ -112,7 +111,7 @@ def fit_options(params: dict, train_cfg, spec: dict, seed: int) -> dict:
     l1, l2 = strengths(params["regularizer"], params.get("lambda", 0.0))
     return {"loss": spec["loss"], "epochs": int(params["epochs"]),
             "batch_size": params["batch_size"], "learning_rate": float(params["learning_rate"]),
-            "optimizer": params["optimizer"], "momentum": float(params.get("momentum", 0.9)),
+            "optimizer": params["optimizer"], "momentum": float(params.get("momentum", MOMENTUM)),
             "nesterov": train_cfg.nesterov, "l1": l1, "l2": l2, "schedule": params["schedule"],
             "early_stopping": train_cfg.early_stopping or None, "seed": seed}
 
@@ -161,10 +160,6 @@ def blas_threads(spec: dict, batch_size, n_train: int):
     :data:`ONE_THREAD_MACS`), else does nothing."""
     rows = n_train if batch_size in (None, "full") else min(int(batch_size), n_train)
     widest = max(a * b for a, b in zip(spec["sizes"][:-1], spec["sizes"][1:], strict=False))
-    try:
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        return contextlib.nullcontext()
     if rows * widest >= ONE_THREAD_MACS:
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
@@ -385,9 +380,11 @@ class Objective:
             self.cfg.tracking.charts_for == "improving" and improving)
         model = self.cfg.tracking.model_for == "all" or (
             self.cfg.tracking.model_for == "improving" and improving)
+        wanted = list(self.cfg.tracking.charts) if charts else []
+        pred = predictions(result.net, self.dataset.X_test, self.dataset.task, result.spec) \
+            if wanted else None
         with tempfile.TemporaryDirectory(prefix="hpstudy-trial-") as tmp:
-            artifacts.write_trial_artifacts(Path(tmp), result, self.dataset,
-                                            self.cfg.tracking.charts if charts else [])
+            artifacts.write_trial_artifacts(Path(tmp), result, self.dataset, wanted, pred)
             self.tracker.log_artifacts(run_id, tmp)
         if model:
             self.tracker.log_model(run_id, result.net,

@@ -8,9 +8,9 @@ named in ``[study]``.
 Conventions
 -----------
 * Parameters are suggested under their own names (``learning_rate``, ``batch_size``, ...), in
-  the order of :data:`~hpstudy.experiment.config.SEARCH_DEFAULTS`.
+  the order of :data:`~hpstudy.experiment.hyperparameters.HYPERPARAMETERS`.
 * Fixed values are never suggested, only returned (so they need no place in a grid).
-* Conditional parameters (:data:`~hpstudy.experiment.config.CONDITIONS`) are suggested only
+* Conditional parameters (``parent`` in the registry) are suggested only
   when used: ``lambda`` when ``regularizer != "none"`` (else 0.0), ``momentum`` when
   ``optimizer == "momentum"`` (else its fixed value, or 0.9 when it is searched).
 * ``width`` is one shared width: the hidden layer sizes are ``[width] * depth``
@@ -26,7 +26,6 @@ from typing import Any
 import optuna
 
 from hpstudy.experiment.config import (
-    SEARCH_DEFAULTS,
     Choice,
     Fixed,
     Param,
@@ -39,6 +38,7 @@ from hpstudy.experiment.config import (
     missing_sampler_modules,
 )
 from hpstudy.experiment.errors import ConfigError
+from hpstudy.experiment.hyperparameters import HYPERPARAMETERS, KEEP_FIXED
 
 __all__ = [
     "INACTIVE_VALUES",
@@ -52,14 +52,19 @@ __all__ = [
     "suggest_params",
 ]
 
+def _inactive_value(name: str, param: Param | None = None) -> Any:
+    """The value of conditional parameter ``name`` when it is not used (``param``: its entry
+    in the search space; a fixed one keeps its value when the registry says so)."""
+    hp = HYPERPARAMETERS[name]
+    if hp.inactive != KEEP_FIXED:
+        return hp.inactive
+    return param.value if isinstance(param, Fixed) else hp.default
+
+
 #: Value of a conditional parameter that is not used (and not fixed, for momentum).
-INACTIVE_VALUES: dict[str, Any] = {"lambda": 0.0, "momentum": SEARCH_DEFAULTS["momentum"]}
-
-
-def _inactive_value(name: str, param: Param) -> Any:
-    if name == "momentum" and isinstance(param, Fixed):
-        return param.value
-    return INACTIVE_VALUES[name]
+INACTIVE_VALUES: dict[str, Any] = {
+    name: _inactive_value(name) for name, hp in HYPERPARAMETERS.items() if hp.parent is not None
+}
 
 
 def _suggest(trial: optuna.trial.BaseTrial, name: str, param: Choice | Range) -> Any:
@@ -244,8 +249,9 @@ def make_sampler(
     ``seed`` replaces ``study.seed`` (e.g. a different seed per parallel worker or resume).
 
     ``tpe``: TPESampler (multivariate for one objective, 2..10 startup trials); ``random``;
-    ``cmaes``: CmaEsSampler (needs the ``cmaes`` package); ``gp``: GPSampler (needs
-    ``torch`` and ``scipy``); ``nsga2``: NSGAIISampler with a population of trials/4 (4..50);
+    ``cmaes``: CmaEsSampler (its ``cmaes`` package is a dependency of hpstudy); ``gp``:
+    GPSampler (needs the optional package ``torch``); ``nsga2``: NSGAIISampler with a
+    population of trials/4 (4..50);
     ``grid``: GridSampler over :func:`grid_search_space`.
 
     Raises

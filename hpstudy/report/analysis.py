@@ -12,31 +12,30 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
+from hpstudy.evaluation.metrics import METRICS, SPLITS, STABILITY_METRICS, find_metric
+from hpstudy.experiment.hyperparameters import HYPERPARAMETERS, report_order
 from hpstudy.report.records import RELU_FAMILY, SATURATING, UNFINISHED, StudyRecord, TrialRecord
 
-#: hyperparameters in the order a reader expects them (others follow alphabetically)
-PARAM_ORDER = ("learning_rate", "batch_size", "depth", "width", "activation", "initializer",
-               "regularizer", "lambda", "optimizer", "momentum", "loss", "schedule", "epochs")
 #: metrics on the leaderboard, each as validation and test value
-MAIN_METRICS = {"classification": ("accuracy", "f1_macro", "roc_auc", "ks"),
-                "regression": ("rmse", "mae", "r2")}
+MAIN_METRICS = {task: tuple(m.name for m in METRICS.values()
+                            if m.leaderboard and m.task == task and m.prefixes == SPLITS)
+                for task in ("classification", "regression")}
 #: stability scores compared between the top trials (lower is more stable for every one)
-STABILITY = ("stability_noise_sensitivity", "stability_flip_rate", "stability_jacobian_norm",
-             "stability_retrain_disagreement", "stability_retrain_metric_std")
+STABILITY = STABILITY_METRICS
 #: the stability scores on the leaderboard (all of :data:`STABILITY` are in the winner's table)
-LEADER_STABILITY = ("stability_noise_sensitivity", "stability_flip_rate",
-                    "stability_retrain_disagreement")
+LEADER_STABILITY = tuple(name for name in STABILITY if find_metric(name).leaderboard)
 #: order of categorical values that have a natural one
-CATEGORY_ORDER = {"activation": ("sigmoid", "tanh", "relu", "leaky_relu"),
-                  "initializer": ("auto", "he_normal", "he_uniform", "xavier_normal",
-                                  "xavier_uniform", "lecun_normal", "normal")}
+CATEGORY_ORDER = {name: hp.value_order for name, hp in HYPERPARAMETERS.items() if hp.value_order}
+#: hyperparameters the one-line description of the best trial names (when searched)
+SUMMARY_PARAMS = tuple(name for name, hp in HYPERPARAMETERS.items() if hp.summary)
 
 
 def param_order(names) -> list[str]:
-    """``names`` in :data:`PARAM_ORDER`, the rest alphabetically after them."""
+    """``names`` in the registry's report order, the rest alphabetically after them."""
     names = list(dict.fromkeys(names))
-    known = [p for p in PARAM_ORDER if p in names]
-    return known + sorted(p for p in names if p not in PARAM_ORDER)
+    order = report_order()
+    known = [p for p in order if p in names]
+    return known + sorted(p for p in names if p not in order)
 
 
 def category_key(param: str, value) -> tuple:
@@ -280,8 +279,7 @@ def _best_sentence(record: StudyRecord) -> str:
                  and m[5:] == record.objectives[0][4:]), None)
     extra = f" (test {_g(t.metrics.get(test))})" if test else ""
     shown = [f"{k} {_g(v, 3) if isinstance(v, float) else v}" for k, v in p.items()
-             if k in ("learning_rate", "batch_size", "initializer", "optimizer", "loss")
-             and k in record.searched]
+             if k in SUMMARY_PARAMS and k in record.searched]
     return (f"Best: trial {t.number}, {record.objectives[0]} = {_g(t.value)}{extra}: "
             f"{arch}, " + ", ".join(shown) + ".")
 

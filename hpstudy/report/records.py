@@ -27,16 +27,15 @@ from dataclasses import dataclass, field
 import optuna
 
 from hpstudy.errors import HpstudyError
-from hpstudy.experiment.finish import best_trial, counts, ranked
-from hpstudy.experiment.objective import OUTCOME
+from hpstudy.evaluation.chart_registry import winner_charts
+from hpstudy.experiment.outcomes import OUTCOME, best_trial, counts, ranked
 from hpstudy.experiment.storage import open_storage, resolve_storage_url, study_names
 
 State = optuna.trial.TrialState
 #: activations whose gradients vanish in deep stacks, and the ReLU family that avoids it
 SATURATING, RELU_FAMILY = ("sigmoid", "tanh"), ("relu", "leaky_relu")
 #: the best trial's artifacts the report embeds, in the order it shows them
-WINNER_CHARTS = ("confusion_matrix", "roc", "gain", "lift", "ks", "decision_boundary",
-                 "regression", "loss_curve", "gradient_norms")
+WINNER_CHARTS = winner_charts()
 #: prefixes and names of the final metrics a trial logs once, at its end
 FINAL_PREFIXES = ("val_", "test_", "stability_")
 FINAL_NAMES = ("epochs_run", "n_parameters", "train_seconds")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import statistics
 
+from hpstudy.evaluation.chart_registry import CHARTS, winner_charts
+from hpstudy.evaluation.metrics import METRICS
 from hpstudy.report import analysis as an
 from hpstudy.report.records import StudyRecord
 
 #: short column labels (the full metric name is the cell's tooltip in HTML)
-LABELS = {"stability_noise_sensitivity": "noise sensitivity", "stability_flip_rate": "flip rate",
-          "stability_jacobian_norm": "Jacobian norm",
-          "stability_retrain_disagreement": "retrain disagreement",
-          "stability_retrain_metric_std": "retrain metric std"}
+LABELS = {name: m.label for m in METRICS.values() if m.label for name in m.logged_names}
 
 STABILITY_TEXT = (
     "Lower is steadier for every score. Noise sensitivity: mean change of the predicted "
@@ -26,10 +25,8 @@ STABILITY_TEXT = (
     "(computed for the top trials at the end of the study). A model that learned nothing is "
     "perfectly 'stable', so compare these among good trials only.")
 
-WINNER_TITLES = {"confusion_matrix": "Confusion matrix (test split)", "roc": "ROC curves",
-                 "gain": "Cumulative gain", "lift": "Lift", "ks": "Kolmogorov–Smirnov",
-                 "decision_boundary": "Decision boundary", "regression": "Predicted vs actual",
-                 "loss_curve": "Training curves", "gradient_norms": "Gradient norm per layer"}
+#: titles of the best trial's charts, in the order the report shows them
+WINNER_TITLES = {name: CHARTS[name].title for name in winner_charts()}
 
 
 def fmt(value, digits: int = 4) -> str:

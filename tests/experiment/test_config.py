@@ -3,7 +3,6 @@ as one line naming the file and the key path."""
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import pickle
 import textwrap
@@ -26,8 +25,6 @@ from hpstudy.experiment.config import (
     parse_config,
     parse_set_option,
     parse_value,
-    resolve_loss,
-    resolve_output,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,28 +151,6 @@ def test_metric_direction():
     assert metric_direction("val_r2") == "maximize"
 
 
-def test_auto_loss_and_output():
-    assert resolve_loss("auto", "classification") == "cross_entropy"
-    assert resolve_loss("auto", "regression") == "mse"
-    assert resolve_loss("mse", "classification") == "mse"
-    assert resolve_output("auto", "cross_entropy", "classification") == "softmax"
-    assert resolve_output("auto", "mse", "classification") == "softmax"
-    assert resolve_output("auto", "binary_cross_entropy", "classification") == "sigmoid"
-    assert resolve_output("auto", "mse", "regression") == "identity"
-    assert resolve_output("tanh", "mse", "regression") == "tanh"
-
-
-def test_config_imports_neither_optuna_nor_mlflow():
-    tree = ast.parse(Path(config_module.__file__).read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    assert not imported & {"optuna", "mlflow"}
-
-
 # --------------------------------------------------------------------------------------------
 # Overrides
 # --------------------------------------------------------------------------------------------
@@ -216,8 +191,8 @@ def test_overrides_reach_search_and_other_sections(tmp_path):
         width = { low = 16, high = 128 }
         """)
     config = load_config(path, {
-        "learning_rate": "0.05", "activation": "tanh", "batch_size": "full", "depth": 3,
-        "width.high": "64", "train.seed": "7", "study.trials": 5, "data.val_size": "0.25",
+        "learning_rate": 0.05, "activation": "tanh", "batch_size": "full", "depth": 3,
+        "width.high": 64, "train.seed": 7, "study.trials": 5, "data.val_size": 0.25,
     })
     assert config.search["learning_rate"] == Fixed(0.05)
     assert config.search["activation"] == Fixed("tanh")
@@ -229,8 +204,19 @@ def test_overrides_reach_search_and_other_sections(tmp_path):
     assert load_config(path).search["learning_rate"] != Fixed(0.05)   # file untouched
 
 
+def test_override_values_are_set_as_given_not_parsed_again(tmp_path):
+    """--set text is parsed once (parse_set_option); --name passes its text as it is."""
+    path = write(tmp_path, '[data]\ndataset = "digits"\n')
+    assert load_config(path, {"study.name": "2024"}).name == "2024"
+    key, value = parse_set_option('data.target="123"')   # the shell's --set data.target='"123"'
+    data = config_module.apply_overrides({"data": {"dataset": "x.csv"}}, {key: value}, "t")
+    assert data["data"]["target"] == "123"
+    assert config_module.apply_overrides({}, {"activation": "[relu, tanh]"}, "t") == {
+        "search": {"activation": "[relu, tanh]"}}
+
+
 @pytest.mark.parametrize(("overrides", "key"), [
-    ({"learning_rate": "0"}, "search.learning_rate"),
+    ({"learning_rate": 0}, "search.learning_rate"),
     ({"activation": "swish"}, "search.activation"),
     ({"lr": "0.1"}, "search.lr"),
     ({"train.epochs": "3"}, "train.epochs"),
@@ -466,8 +452,7 @@ def test_sampler_missing_its_package(tmp_path, sampler, monkeypatch):
         load_config(path)
 
 
-def test_cmaes_with_only_categorical_params_is_fine(tmp_path, monkeypatch):
-    monkeypatch.setattr(config_module, "missing_sampler_modules", lambda name: [])
+def test_cmaes_with_only_categorical_params_is_fine(tmp_path):
     path = write(tmp_path, DIGITS + '[study]\nsampler = "cmaes"\n[search]\nactivation = '
                  '["relu", "tanh"]\n')
     assert load_config(path).study.sampler == "cmaes"
